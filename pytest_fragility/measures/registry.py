@@ -1,0 +1,126 @@
+"""The measure registry: every built-in measure with what it needs and costs.
+
+A measure is a `MeasureSpec`: a callable ``spec(run, form="raw", **options) -> float``
+that also describes itself (reference, inputs, scale, cost, randomness). Built-in
+measures register with the `measure` decorator; users and plugins call `register`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Callable, Literal
+
+from pytest_fragility.errors import ConfigurationError, MeasureInputError, unknown
+
+if TYPE_CHECKING:  # pragma: no cover
+    from pytest_fragility.run import Run
+
+Scale = Literal["log", "linear"]
+Cost = Literal["free", "forward", "search", "kernel"]
+Form = Literal["raw", "bound"]
+BoundRule = Literal["sqrt", "half-log", "identity"]
+
+NEEDS = frozenset({"init", "train_data", "test_data"})
+
+
+@dataclass(frozen=True)
+class MeasureSpec:
+    """One measure and its metadata.
+
+    ``compute(run, **options)`` returns the raw value. ``form="bound"`` applies the
+    reference pipeline's m-normalization: √(x/m) for linear measures, ½(x − ln m)
+    for log measures, nothing for measures that already are bounds.
+    """
+
+    name: str
+    compute: Callable[..., float] = field(repr=False)
+    description: str
+    reference: str
+    needs: frozenset[str] = frozenset()
+    scale: Scale = "linear"
+    cost: Cost = "free"
+    random: bool = False
+    post_mortem: bool = True
+    bound_rule: BoundRule | None = None
+    version: int = 1
+
+    def __post_init__(self) -> None:
+        bad = set(self.needs) - NEEDS
+        if bad:
+            raise ConfigurationError(f"measure {self.name!r}: unknown needs {sorted(bad)}")
+        if self.bound_rule is None:
+            object.__setattr__(self, "bound_rule", "half-log" if self.scale == "log" else "sqrt")
+
+    def __call__(self, run: "Run", form: Form = "raw", **options: object) -> float:
+        if form not in ("raw", "bound"):
+            raise ConfigurationError(f"form must be 'raw' or 'bound', got {form!r}")
+        value = float(self.compute(run, **options))
+        return self.to_bound(value, run.m) if form == "bound" else value
+
+    def to_bound(self, raw: float, m: int) -> float:
+        """The reference pipeline's bound form of a raw value at training-set size m."""
+        if self.bound_rule == "identity":
+            return raw
+        if self.bound_rule == "half-log":
+            return 0.5 * (raw - math.log(m))
+        if raw < 0:
+            raise MeasureInputError(
+                f"{self.name}: raw value {raw!r} is negative, so its bound form sqrt(x/m) is undefined"
+            )
+        return math.sqrt(raw / m)
+
+    @property
+    def bound_scale(self) -> Scale:
+        """Scale of the bound form (a log measure stays on a log scale)."""
+        return self.scale
+
+
+_REGISTRY: dict[str, MeasureSpec] = {}
+
+
+def register(spec: MeasureSpec, *, replace: bool = False) -> MeasureSpec:
+    """Add a measure to the registry (plugins use this through their hook)."""
+    if spec.name in _REGISTRY and not replace:
+        raise ConfigurationError(f"a measure named {spec.name!r} is already registered")
+    _REGISTRY[spec.name] = spec
+    return spec
+
+
+def measure(
+    name: str,
+    *,
+    description: str,
+    reference: str,
+    needs: tuple[str, ...] = (),
+    scale: Scale = "linear",
+    cost: Cost = "free",
+    random: bool = False,
+    post_mortem: bool = True,
+    bound_rule: BoundRule | None = None,
+    version: int = 1,
+) -> Callable[[Callable[..., float]], MeasureSpec]:
+    """Decorator for built-in measures: turns ``fn(run, **options)`` into a registered spec."""
+
+    def wrap(fn: Callable[..., float]) -> MeasureSpec:
+        spec = MeasureSpec(
+            name=name, compute=fn, description=description, reference=reference,
+            needs=frozenset(needs), scale=scale, cost=cost, random=random,
+            post_mortem=post_mortem, bound_rule=bound_rule, version=version,
+        )
+        return register(spec)
+
+    return wrap
+
+
+def get(name: str) -> MeasureSpec:
+    """The registered measure called `name`; an unknown name lists the valid ones."""
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise unknown("measure", name, list(_REGISTRY)) from None
+
+
+def available() -> list[str]:
+    """Names of every registered measure, in registration order."""
+    return list(_REGISTRY)

@@ -1,0 +1,60 @@
+"""Names of the built-in families, measures and checks, importable without torch.
+
+`@fragility_check` validates its arguments at import time of a test module; these
+tuples let it do so without loading the heavy registries. Tests assert that the
+registries hold exactly these names.
+"""
+
+from __future__ import annotations
+
+BUILTIN_FAMILIES = (
+    "fcn-mnist5k",
+    "fcn-mnist1d",
+    "fcn-digits",
+    "cnn-mnist1d",
+    "fcn-mnist",
+    "fcn-fashionmnist",
+    "fcn-kmnist",
+    "fcn-cifar10",
+)
+
+BUILTIN_MEASURES = (
+    "params",
+    "inverse_margin",
+    "log_prod_of_spec",
+    "log_prod_of_spec_over_margin",
+    "log_sum_of_spec",
+    "log_sum_of_spec_over_margin",
+    "log_spec_init_main",
+    "log_spec_orig_main",
+    "fro_over_spec",
+    "log_prod_of_fro",
+    "log_prod_of_fro_over_margin",
+    "log_sum_of_fro",
+    "log_sum_of_fro_over_margin",
+    "fro_dist",
+    "dist_spec_init",
+    "param_norm",
+    "l2",
+    "l2_dist",
+    "path_norm",
+    "path_norm_over_margin",
+    "pacbayes_orig",
+    "pacbayes_init",
+    "pacbayes_flatness",
+    "pacbayes_mag_orig",
+    "pacbayes_mag_init",
+    "pacbayes_mag_flatness",
+    "sharpness_orig",
+    "sharpness_init",
+    "sharpness_flatness",
+    "sharpness_mag_orig",
+    "sharpness_mag_init",
+    "sharpness_mag_flatness",
+    "marginal_likelihood_bound",
+)
+
+CHECKS = ("benign", "trend", "scaling", "value", "data", "tracking", "invariance")
+DEFAULT_CHECKS = ("benign", "trend", "scaling", "value", "data")
+
+VERDICTS = ("stable", "fragile", "inconclusive", "not-benign", "error")

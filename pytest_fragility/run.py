@@ -1,0 +1,159 @@
+"""`Run`: one trained network with the data it saw, the object every measure reads."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:  # pragma: no cover
+    import torch
+
+    from pytest_fragility.families.recipe import Recipe
+
+
+class RunSource(Protocol):
+    """Where a lazily loaded run gets its tensors (the model cache implements it)."""
+
+    def load_model(self) -> "torch.nn.Module": ...
+    def load_init_model(self) -> "torch.nn.Module": ...
+    def train_data(self) -> "tuple[torch.Tensor, torch.Tensor]": ...
+    def test_data(self) -> "tuple[torch.Tensor, torch.Tensor]": ...
+
+
+class Run:
+    """One trained network: its model, initial model, training subset and test set.
+
+    Build one by hand to measure any model (``pf.Run(model=net, x_train=x, y_train=y)``);
+    runs of a family also carry ``m``, ``seed``, ``variant``, ``recipe`` and training
+    records. Labels are class indices; a binary task has one logit and labels 0/1.
+    Tensors of family runs are loaded on first access, so a run that is only read for
+    its records never touches its weights.
+    """
+
+    def __init__(
+        self,
+        model: "torch.nn.Module | None" = None,
+        x_train: "torch.Tensor | None" = None,
+        y_train: "torch.Tensor | None" = None,
+        x_test: "torch.Tensor | None" = None,
+        y_test: "torch.Tensor | None" = None,
+        init_model: "torch.nn.Module | None" = None,
+        *,
+        m: int | None = None,
+        seed: int = 0,
+        variant: str = "base",
+        family: str | None = None,
+        recipe: "Recipe | None" = None,
+        train_error: float | None = None,
+        test_error: float | None = None,
+        train_loss: float | None = None,
+        converged: bool = True,
+        epochs: int | None = None,
+        train_seconds: float | None = None,
+        key: str | None = None,
+        source: RunSource | None = None,
+    ) -> None:
+        if source is None and model is None:
+            raise TypeError("Run needs a model: pf.Run(model=net, x_train=x, y_train=y)")
+        if x_train is not None and y_train is not None and len(x_train) != len(y_train):
+            raise ValueError(
+                f"x_train has {len(x_train)} rows but y_train has {len(y_train)}; "
+                "they must describe the same examples"
+            )
+        if x_test is not None and y_test is not None and len(x_test) != len(y_test):
+            raise ValueError(f"x_test has {len(x_test)} rows but y_test has {len(y_test)}")
+        self._model = model
+        self._init_model = init_model
+        self._train = (x_train, y_train) if x_train is not None else None
+        self._test = (x_test, y_test) if x_test is not None else None
+        self._source = source
+        self._m = m
+        self.seed = seed
+        self.variant = variant
+        self.family = family
+        self.recipe = recipe
+        self.train_error = train_error
+        self.test_error = test_error
+        self.train_loss = train_loss
+        self.converged = converged
+        self.epochs = epochs
+        self.train_seconds = train_seconds
+        self.key = key
+
+    # -- tensors, loaded lazily for cached runs ---------------------------------
+    @property
+    def model(self) -> "torch.nn.Module":
+        if self._model is None:
+            self._model = self._require_source("model").load_model()
+        return self._model
+
+    @property
+    def init_model(self) -> "torch.nn.Module | None":
+        if self._init_model is None and self._source is not None:
+            self._init_model = self._source.load_init_model()
+        return self._init_model
+
+    @property
+    def x_train(self) -> "torch.Tensor":
+        return self._train_pair()[0]
+
+    @property
+    def y_train(self) -> "torch.Tensor":
+        return self._train_pair()[1]
+
+    @property
+    def x_test(self) -> "torch.Tensor | None":
+        pair = self._test_pair()
+        return None if pair is None else pair[0]
+
+    @property
+    def y_test(self) -> "torch.Tensor | None":
+        pair = self._test_pair()
+        return None if pair is None else pair[1]
+
+    @property
+    def m(self) -> int:
+        """Training-set size (the learning-curve axis)."""
+        if self._m is None:
+            self._m = len(self.x_train)
+        return self._m
+
+    @property
+    def device(self) -> "torch.device":
+        return next(self.model.parameters()).device
+
+    def release(self) -> None:
+        """Drop loaded tensors of a cached run (they reload on next access)."""
+        if self._source is not None:
+            self._model = self._init_model = None
+            self._train = self._test = None
+
+    def describe(self) -> str:
+        """Names the run in error messages: family, variant, m and seed."""
+        parts = [f"family={self.family}"] if self.family else []
+        parts += [f"variant={self.variant}", f"m={self._m if self._m is not None else '?'}",
+                  f"seed={self.seed}"]
+        return " ".join(parts)
+
+    def __repr__(self) -> str:
+        return f"Run({self.describe()})"
+
+    # -- helpers ---------------------------------------------------------------
+    def _require_source(self, what: str) -> RunSource:
+        if self._source is None:
+            raise ValueError(f"run {self.describe()} has no {what}")
+        return self._source
+
+    def _train_pair(self) -> Any:
+        if self._train is None:
+            if self._source is None:
+                raise ValueError(
+                    f"run {self.describe()} has no training data; "
+                    "pass x_train= and y_train= to pf.Run"
+                )
+            self._train = self._source.train_data()
+        return self._train
+
+    def _test_pair(self) -> Any:
+        if self._test is None and self._source is not None:
+            self._test = self._source.test_data()
+        return self._test
