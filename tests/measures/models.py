@@ -1,7 +1,10 @@
-"""Small hand-built networks and function-preserving edits shared by the measure tests.
+"""Small hand-built networks, function-preserving edits and numpy views of them,
+shared by the measure tests.
 
 Builders are deterministic in `seed` and return float32 modules, as trained networks
-are. Other test modules import these functions: keep their signatures stable.
+are. The numpy views recompute outputs and margins without the library, for tests
+that check a measure against its formula. Other test modules import these functions:
+keep their signatures stable.
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Sequence
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -152,3 +156,42 @@ def permute_hidden(model: nn.Module, layer: int, permutation: Sequence[int]) -> 
             first.bias.copy_(first.bias[order])
         second.weight.copy_(second.weight[:, order])
     return permuted
+
+
+def numpy_kernels(model: nn.Module) -> list[np.ndarray]:
+    """Weight kernels in float64, each reshaped to (out, rest)."""
+    return [layer.weight.detach().double().numpy().reshape(layer.weight.shape[0], -1)
+            for layer in weight_layers(model)]
+
+
+def numpy_fcn_outputs(model: nn.Sequential, x: torch.Tensor) -> np.ndarray:
+    """Outputs of a Linear/ReLU `fcn` recomputed in float64 numpy, shape (n, outputs)."""
+    h = x.double().numpy()
+    for module in model:
+        if isinstance(module, nn.Linear):
+            h = h @ module.weight.detach().double().numpy().T
+            if module.bias is not None:
+                h = h + module.bias.detach().double().numpy()
+        elif isinstance(module, nn.ReLU):
+            h = np.maximum(h, 0.0)
+        else:
+            raise TypeError(f"numpy_fcn_outputs handles Linear and ReLU, not {module}")
+    return h
+
+
+def numpy_margin(outputs: np.ndarray, labels: torch.Tensor, quantile: float = 0.1) -> float:
+    """The k-th smallest signed margin, k = max(1, ⌊quantile·n⌋).
+
+    One output: (2y − 1)·f(x). K outputs: correct logit minus the best other logit.
+    """
+    y = labels.numpy()
+    if outputs.shape[1] == 1:
+        margins = (2 * y - 1) * outputs[:, 0]
+    else:
+        rows = np.arange(len(y))
+        correct = outputs[rows, y]
+        others = outputs.copy()
+        others[rows, y] = -np.inf
+        margins = correct - others.max(axis=1)
+    k = max(1, int(quantile * len(margins)))
+    return float(np.sort(margins)[k - 1])
