@@ -54,7 +54,9 @@ class Estimate:
     @property
     def resolved(self) -> bool:
         """True when the interval is finite and excludes zero: the sign is known."""
-        return bool(math.isfinite(self.low) and math.isfinite(self.high) and (self.low > 0 or self.high < 0))
+        return bool(
+            math.isfinite(self.low) and math.isfinite(self.high) and (self.low > 0 or self.high < 0)
+        )
 
     @property
     def sign(self) -> int:
@@ -70,6 +72,7 @@ class Estimate:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Estimate:
         """Inverse of `to_dict` (None → NaN)."""
+
         def number(key: str) -> float:
             return math.nan if data[key] is None else float(data[key])
 
@@ -94,7 +97,7 @@ def _plain(x: float | int) -> float | int | None:
 
 
 def infer_scale(values: Any) -> Scale:
-    """"linear" when every finite value is positive (a power law can be fitted), else "log".
+    """Return "linear" when every finite value is positive (a power law fits), else "log".
 
     An array with no finite value at all counts as positive (nothing contradicts it).
     """
@@ -117,8 +120,9 @@ def transform(values: Any, scale: Scale) -> np.ndarray:
     nonpositive = out <= 0
     if nonpositive.any():
         warnings.warn(
-            f"{int(nonpositive.sum())} of {int(np.isfinite(out).sum())} values are ≤ 0 and have no "
-            "logarithm; they are treated as missing. Use scale='log' for a measure that can be ≤ 0.",
+            f"{int(nonpositive.sum())} of {int(np.isfinite(out).sum())} values are ≤ 0 and have "
+            "no logarithm; they are treated as missing. Use scale='log' for a measure that can "
+            "be ≤ 0.",
             NonPositiveValuesWarning,
             stacklevel=2,
         )
@@ -136,7 +140,7 @@ def aggregate(values: Any, scale: Scale) -> np.ndarray:
 
 
 def slope(m: Any, curve: Any) -> float:
-    """Ordinary least-squares slope of ``curve`` against ln m over its finite points (NaN if < 2)."""
+    """Least-squares slope of ``curve`` against ln m over its finite points (NaN if < 2)."""
     y = np.asarray(curve, dtype=float)
     if y.ndim != 1:
         raise ConfigurationError(f"curve must be 1-D (one value per size); got shape {y.shape}")
@@ -158,12 +162,15 @@ def trend(
     """
     cells = transform(_curve_array(values), scale)
     x = np.log(_sizes(m, cells.shape[1]))
-    return _bootstrap(cells, _slope_statistic(x), min_sizes=2, level=level, n_boot=n_boot, seed=seed)
+    return _bootstrap(
+        cells, _slope_statistic(x), min_sizes=2, level=level, n_boot=n_boot, seed=seed
+    )
 
 
 def trend_kendall(m: Any, values: Any, scale: Scale) -> float:
     """Kendall τ-a of the aggregated curve against m: a trend that assumes no functional form."""
-    return kendall_tau_a(np.asarray(m, dtype=float), aggregate(values, scale))
+    curve = aggregate(values, scale)
+    return kendall_tau_a(_sizes(m, len(curve)), curve)
 
 
 # --------------------------------------------------------------------------- paired comparisons
@@ -186,7 +193,9 @@ def trend_difference(
     """
     diffs = _paired_differences(base, other, scale)
     x = np.log(_sizes(m, diffs.shape[1]))
-    return _bootstrap(diffs, _slope_statistic(x), min_sizes=2, level=level, n_boot=n_boot, seed=seed)
+    return _bootstrap(
+        diffs, _slope_statistic(x), min_sizes=2, level=level, n_boot=n_boot, seed=seed
+    )
 
 
 def level_difference(
@@ -209,7 +218,9 @@ def median_abs_log_ratio(
     The quantity is never negative, so compare its interval with a threshold, not with zero.
     """
     diffs = _paired_differences(base, other, scale)
-    return _bootstrap(diffs, _median_abs_statistic, min_sizes=1, level=level, n_boot=n_boot, seed=seed)
+    return _bootstrap(
+        diffs, _median_abs_statistic, min_sizes=1, level=level, n_boot=n_boot, seed=seed
+    )
 
 
 # --------------------------------------------------------------------------- ranking
@@ -224,7 +235,9 @@ def kendall_tau_a(x: Any, y: Any) -> float:
     x = np.asarray(x, dtype=float)
     y = np.asarray(y, dtype=float)
     if x.ndim != 1 or x.shape != y.shape:
-        raise ConfigurationError(f"x and y must be 1-D of the same length; got shapes {x.shape} and {y.shape}")
+        raise ConfigurationError(
+            f"x and y must be 1-D of the same length; got shapes {x.shape} and {y.shape}"
+        )
     ok = np.isfinite(x) & np.isfinite(y)
     x, y = x[ok], y[ok]
     n = len(x)
@@ -233,13 +246,16 @@ def kendall_tau_a(x: Any, y: Any) -> float:
     rows = max(1, _KENDALL_BLOCK_CELLS // n)
     total = 0.0
     for start in range(0, n, rows):
-        stop = start + rows
-        agree = np.sign(x[start:stop, None] - x[None, :]) * np.sign(y[start:stop, None] - y[None, :])
-        total += float(agree.sum())
+        block = slice(start, start + rows)
+        x_order = np.sign(x[block, None] - x[None, :])
+        y_order = np.sign(y[block, None] - y[None, :])
+        total += float((x_order * y_order).sum())
     return total / (n * (n - 1))
 
 
-def granulated_kendall(measure: Any, gap: Any, factors: Mapping[str, Sequence[Any]]) -> dict[str, Any]:
+def granulated_kendall(
+    measure: Any, gap: Any, factors: Mapping[str, Sequence[Any]]
+) -> dict[str, Any]:
     """Jiang et al.'s granulated Kendall coefficient over a grid of hyperparameters.
 
     ``factors`` maps each hyperparameter axis to its value for every model (same order as
@@ -256,13 +272,17 @@ def granulated_kendall(measure: Any, gap: Any, factors: Mapping[str, Sequence[An
     mu = np.asarray(measure, dtype=float)
     g = np.asarray(gap, dtype=float)
     if mu.ndim != 1 or mu.shape != g.shape:
-        raise ConfigurationError(f"measure and gap must be 1-D of the same length; got {mu.shape} and {g.shape}")
+        raise ConfigurationError(
+            f"measure and gap must be 1-D of the same length; got {mu.shape} and {g.shape}"
+        )
     if not factors:
         raise ConfigurationError("factors must name at least one hyperparameter axis")
     columns = {name: list(values) for name, values in factors.items()}
     for name, values in columns.items():
         if len(values) != len(mu):
-            raise ConfigurationError(f"factor {name!r} has {len(values)} values for {len(mu)} models")
+            raise ConfigurationError(
+                f"factor {name!r} has {len(values)} values for {len(mu)} models"
+            )
 
     psi: dict[str, float] = {}
     used: dict[str, int] = {}
@@ -301,13 +321,20 @@ class Environment:
     name: str = ""
 
     def __post_init__(self) -> None:
-        arrays = {key: np.atleast_1d(np.asarray(getattr(self, key), dtype=float)) for key in ("c1", "c2", "g1", "g2")}
+        arrays = {
+            key: np.atleast_1d(np.asarray(getattr(self, key), dtype=float))
+            for key in ("c1", "c2", "g1", "g2")
+        }
         shapes = {key: a.shape for key, a in arrays.items()}
         if len(set(shapes.values())) != 1 or arrays["c1"].ndim != 1:
-            raise ConfigurationError(f"environment {self.name!r}: c1, c2, g1, g2 must be 1-D of one length; got {shapes}")
+            raise ConfigurationError(
+                f"environment {self.name!r}: c1, c2, g1, g2 must be 1-D of one length; got {shapes}"
+            )
         n_test = np.broadcast_to(np.asarray(self.n_test, dtype=float), arrays["c1"].shape)
         if not np.all(n_test > 0):
-            raise ConfigurationError(f"environment {self.name!r}: n_test must be positive; got {self.n_test!r}")
+            raise ConfigurationError(
+                f"environment {self.name!r}: n_test must be positive; got {self.n_test!r}"
+            )
         for key, a in arrays.items():
             object.__setattr__(self, key, a)
         object.__setattr__(self, "n_test", n_test)
@@ -399,14 +426,11 @@ def robust_sign_error(
         results.append(EnvironmentLoss(name=env.name, loss=env_loss, ess=ess, kept=kept))
 
     losses = np.array([r.loss for r in results if r.kept])
-    if len(losses):
-        mean, p90, worst = float(losses.mean()), float(np.percentile(losses, 90)), float(losses.max())
-    else:
-        mean = p90 = worst = math.nan
+    some = len(losses) > 0
     return RobustSignError(
-        mean=mean,
-        p90=p90,
-        max=worst,
+        mean=float(losses.mean()) if some else math.nan,
+        p90=float(np.percentile(losses, 90)) if some else math.nan,
+        max=float(losses.max()) if some else math.nan,
         n_kept=len(losses),
         n_dropped=len(results) - len(losses),
         environments=tuple(results),
@@ -434,11 +458,17 @@ def _curve_array(values: Any, name: str = "values") -> np.ndarray:
 def _sizes(m: Any, n_sizes: int) -> np.ndarray:
     sizes = np.asarray(m, dtype=float)
     if sizes.ndim != 1 or len(sizes) != n_sizes:
-        raise ConfigurationError(f"m must be 1-D with one entry per size ({n_sizes}); got shape {sizes.shape}")
+        raise ConfigurationError(
+            f"m must be 1-D with one entry per size ({n_sizes}); got shape {sizes.shape}"
+        )
     if not np.all(np.isfinite(sizes) & (sizes > 0)):
-        raise ConfigurationError(f"training-set sizes m must be positive and finite; got {sizes.tolist()}")
+        raise ConfigurationError(
+            f"training-set sizes m must be positive and finite; got {sizes.tolist()}"
+        )
     if np.any(np.diff(sizes) <= 0):
-        raise ConfigurationError(f"training-set sizes m must be strictly ascending; got {sizes.tolist()}")
+        raise ConfigurationError(
+            f"training-set sizes m must be strictly ascending; got {sizes.tolist()}"
+        )
     return sizes
 
 
@@ -458,8 +488,7 @@ def _column_means(cells: np.ndarray) -> np.ndarray:
     finite = np.isfinite(cells)
     counts = finite.sum(axis=0)
     sums = np.where(finite, cells, 0.0).sum(axis=0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
+    return np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
 
 
 def _ols_slopes(x: np.ndarray, curves: np.ndarray) -> np.ndarray:
