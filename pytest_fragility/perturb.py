@@ -1,0 +1,68 @@
+"""Perturbations: small training changes that should leave generalization nearly unchanged.
+
+    pf.perturb.lr(0.5)                 learning rate × 0.5           "lr×0.5"
+    pf.perturb.optimizer("adam")       SGD → Adam (lr 1e-3)          "optimizer=adam"
+    pf.perturb.batch_size(32)          minibatch of 32               "batch=32"
+    pf.perturb.width(512)              hidden width 512              "width=512"
+    pf.perturb.init_scale(2.0)         He-normal std × 2             "init×2"
+    pf.perturb.weight_decay(5e-4)      L2 weight decay               "wd=0.0005"
+    pf.perturb.train_after_fit(20)     20 more epochs after 100%     "train-after-fit=20"
+"""
+
+from __future__ import annotations
+
+from pytest_fragility.errors import ConfigurationError, unknown
+from pytest_fragility.families.recipe import OPTIMIZERS
+from pytest_fragility.variants import Variant, _positive
+
+__all__ = ["lr", "optimizer", "batch_size", "width", "init_scale", "weight_decay", "train_after_fit"]
+
+
+def _number(value: float) -> str:
+    return f"{value:g}"
+
+
+def lr(factor: float) -> Variant:
+    """Multiply the learning rate by `factor`."""
+    return Variant(f"lr×{_number(_positive('lr factor', factor))}", "perturbation", lr_factor=factor)
+
+
+def optimizer(name: str, lr: float | None = None) -> Variant:
+    """Switch optimizer. SGD-momentum/Nesterov use momentum 0.9 at the base lr × 0.1 (the
+    same effective step); Adam, AdamW and RMSprop default to lr 1e-3."""
+    if name not in OPTIMIZERS:
+        raise unknown("optimizer", name, OPTIMIZERS)
+    changes = () if lr is None else (("lr", _positive("lr", lr)),)
+    label = f"optimizer={name}" + ("" if lr is None else f"@{_number(lr)}")
+    return Variant(label, "perturbation", changes=changes, optimizer=name)
+
+
+def batch_size(size: int) -> Variant:
+    if not (isinstance(size, int) and size >= 1):
+        raise ConfigurationError(f"batch size must be a positive integer, got {size!r}")
+    return Variant(f"batch={size}", "perturbation", (("batch_size", size),))
+
+
+def width(value: int) -> Variant:
+    if not (isinstance(value, int) and value >= 1):
+        raise ConfigurationError(f"width must be a positive integer, got {value!r}")
+    return Variant(f"width={value}", "perturbation", (("width", value),))
+
+
+def init_scale(scale: float) -> Variant:
+    """Multiply the He-normal initialization std by `scale`."""
+    return Variant(f"init×{_number(_positive('init scale', scale))}", "perturbation",
+                   (("init_scale", scale),))
+
+
+def weight_decay(value: float) -> Variant:
+    if not value >= 0:
+        raise ConfigurationError(f"weight decay must be >= 0, got {value!r}")
+    return Variant(f"wd={_number(value)}", "perturbation", (("weight_decay", value),))
+
+
+def train_after_fit(epochs: int) -> Variant:
+    """Keep training `epochs` epochs after the stopping rule is met."""
+    if not (isinstance(epochs, int) and epochs >= 1):
+        raise ConfigurationError(f"train_after_fit needs a positive number of epochs, got {epochs!r}")
+    return Variant(f"train-after-fit={epochs}", "perturbation", (("epochs_after_fit", epochs),))

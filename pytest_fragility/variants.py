@@ -1,0 +1,81 @@
+"""Variants of a family's recipe: perturbations and data-ladder rungs.
+
+Small frozen value objects with readable names (they become column names and report
+labels) and one method, `apply(recipe) -> recipe`. `pf.perturb` and `pf.data` build
+them; this module imports nothing heavy so decorators can validate them at import.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from pytest_fragility.errors import ConfigurationError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from pytest_fragility.families.recipe import Recipe
+
+
+@dataclass(frozen=True)
+class Variant:
+    """A named change to a recipe. `kind` is "perturbation" (should leave generalization
+    nearly unchanged) or "data" (a ladder rung that should change it)."""
+
+    name: str
+    kind: str
+    changes: tuple[tuple[str, Any], ...] = ()
+    optimizer: str | None = field(default=None, compare=True)
+    lr_factor: float | None = None
+
+    def apply(self, recipe: "Recipe") -> "Recipe":
+        if self.lr_factor is not None:
+            recipe = recipe.replace(lr=recipe.lr * self.lr_factor)
+        if self.optimizer is not None:
+            lr = dict(self.changes).get("lr")
+            recipe = recipe.with_optimizer(self.optimizer, lr=lr)
+            return recipe.replace(**{k: v for k, v in self.changes if k != "lr"})
+        return recipe.replace(**dict(self.changes)) if self.changes else recipe
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"name": self.name, "kind": self.kind, "changes": dict(self.changes)}
+        if self.optimizer is not None:
+            data["optimizer"] = self.optimizer
+        if self.lr_factor is not None:
+            data["lr_factor"] = self.lr_factor
+        return data
+
+    def __str__(self) -> str:
+        return self.name
+
+
+BASE = Variant("base", "base")
+
+
+def _positive(name: str, value: float) -> float:
+    if not value > 0:
+        raise ConfigurationError(f"{name} must be > 0, got {value!r}")
+    return value
+
+
+def check_variants(values: object, kind: str, argument: str) -> tuple[Variant, ...]:
+    """Validate a decorator argument: a sequence of variants of the right kind."""
+    if values is None:
+        return ()
+    if isinstance(values, Variant):
+        values = (values,)
+    try:
+        items = tuple(values)  # type: ignore[arg-type]
+    except TypeError:
+        raise ConfigurationError(f"{argument} must be a list of pf.{'perturb' if kind == 'perturbation' else 'data'}.* values") from None
+    helper = "pf.perturb" if kind == "perturbation" else "pf.data"
+    for item in items:
+        if not isinstance(item, Variant) or item.kind != kind:
+            raise ConfigurationError(
+                f"{argument}: {item!r} is not a {kind}; build one with {helper}.* "
+                f"(e.g. {'pf.perturb.lr(0.5)' if kind == 'perturbation' else 'pf.data.label_noise(0.2)'})"
+            )
+    names = [item.name for item in items]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise ConfigurationError(f"{argument}: duplicate variants {duplicates}")
+    return items
