@@ -119,14 +119,24 @@ def _conv_operator_norm(kernel: torch.Tensor, layer: nn.Module, shape: tuple[int
         # and groups with the given kernel and no bias.
         return layer._conv_forward(x, kernel, None)
 
-    zeros = torch.zeros((block, *shape), dtype=torch.float64, device=device)
-    _, adjoint = torch.func.vjp(convolve, zeros)  # the map is linear: one vjp serves all
+    # The map is linear, so one graph, kept, gives the adjoint Aᵀu of any u by autograd.
+    # (Plain autograd rather than torch.func.vjp, which imports torch._dynamo: seconds.)
+    source = torch.zeros((block, *shape), dtype=torch.float64, device=device,
+                         requires_grad=True)
+    with torch.enable_grad():
+        image_of_source = convolve(source)
+
+    def adjoint(u: torch.Tensor) -> torch.Tensor:
+        (pulled_back,) = torch.autograd.grad(image_of_source, source, u, retain_graph=True)
+        return pulled_back
+
     generator = torch.Generator(device=device).manual_seed(0)
     start = torch.randn(size, block, generator=generator, dtype=torch.float64, device=device)
     basis = torch.linalg.qr(start).Q  # (size, block), orthonormal columns
     estimate = 0.0
     for _ in range(OPERATOR_MAX_ITER):
-        images = convolve(basis.T.reshape(block, *shape))
+        with torch.no_grad():
+            images = convolve(basis.T.reshape(block, *shape))
         flat = images.reshape(block, -1)
         # Top Ritz value of AᵀA on span(basis): a lower bound on σ² that rises to it.
         ritz = torch.linalg.eigvalsh(flat @ flat.T)[-1].item()
@@ -135,8 +145,7 @@ def _conv_operator_norm(kernel: torch.Tensor, layer: nn.Module, shape: tuple[int
         if abs(ritz - estimate) <= OPERATOR_RTOL * ritz:
             return math.sqrt(ritz)
         estimate = ritz
-        (pulled_back,) = adjoint(images)
-        basis = torch.linalg.qr(pulled_back.reshape(block, -1).T).Q
+        basis = torch.linalg.qr(adjoint(images).reshape(block, -1).T).Q
     warnings.warn(
         f"power iteration for the operator norm of {layer} did not settle to a relative "
         f"change of {OPERATOR_RTOL:g} in {OPERATOR_MAX_ITER} steps; the value "
