@@ -19,11 +19,11 @@ from pytest_fragility.errors import DatasetError
 IDX_IMAGES_MAGIC = 0x00000803
 IDX_LABELS_MAGIC = 0x00000801
 
-# Folder names tried under the data directory, in order (torchvision's layout included).
+# Folder names tried under the data directory, in order (torchvision's layout first).
 IDX_FOLDERS = {
-    "mnist": ("mnist", "MNIST", "MNIST/raw"),
-    "fashionmnist": ("fashionmnist", "fashion-mnist", "FashionMNIST", "FashionMNIST/raw"),
-    "kmnist": ("kmnist", "KMNIST", "KMNIST/raw"),
+    "mnist": ("MNIST/raw", "mnist", "MNIST"),
+    "fashionmnist": ("FashionMNIST/raw", "fashionmnist", "fashion-mnist", "FashionMNIST"),
+    "kmnist": ("KMNIST/raw", "kmnist", "KMNIST"),
 }
 IDX_FILES = {
     "train_images": "train-images-idx3-ubyte",

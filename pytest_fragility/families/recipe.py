@@ -127,8 +127,10 @@ class Recipe:
         return self.replace(**changes)
 
     def ensemble_key(self) -> tuple[Any, ...]:
-        """What members of one batched ensemble must share (everything but lr, wd, noise, init scale)."""
-        per_member = {"lr", "momentum", "weight_decay", "label_noise", "init_scale", "bias_std"}
+        """What members of one batched ensemble must share: everything but the fields the
+        batched trainer handles per member (step sizes, noise, init, stopping rule)."""
+        per_member = {"lr", "momentum", "weight_decay", "label_noise", "init_scale", "bias_std",
+                      "stop", "stop_threshold", "epochs_after_fit"}
         return tuple((k, v) for k, v in sorted(self.as_dict().items()) if k not in per_member)
 
     def describe(self) -> str:

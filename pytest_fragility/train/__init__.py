@@ -1,0 +1,1 @@
+"""Training: jobs, the batched ensemble trainer, the per-model reference trainer, executors."""
