@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import math
 
 import pytest
@@ -73,3 +74,24 @@ def test_nan_weights_are_reported_as_nan_not_as_a_bad_margin(name):
         model[0].bias[1] = float("nan")
     with pytest.raises(MeasureInputError, match="'0.bias' contains NaN"):
         measures.get(name)(run)
+
+
+def test_dividing_by_the_margin_cancels_the_output_scale():
+    x = inputs((4,), n=40)
+    model = fcn((4, 6, 5, 1), seed=1)
+    scaled = copy.deepcopy(model)
+    with torch.no_grad():
+        scaled[4].weight.mul_(5.0)
+        scaled[4].bias.mul_(5.0)
+    run, louder = self_labelled_run(model, x), self_labelled_run(scaled, x)
+    assert torch.equal(run.y_train, louder.y_train)
+    assert measures.inverse_margin(louder) == pytest.approx(measures.inverse_margin(run) / 25,
+                                                            rel=1e-5)
+    assert measures.path_norm(louder) == pytest.approx(measures.path_norm(run) * 25, rel=1e-5)
+    assert measures.log_prod_of_spec(louder) == pytest.approx(
+        measures.log_prod_of_spec(run) + 2 * math.log(5.0), rel=1e-5)
+    for name in ("log_prod_of_spec_over_margin", "log_sum_of_spec_over_margin",
+                 "log_prod_of_fro_over_margin", "log_sum_of_fro_over_margin",
+                 "log_spec_orig_main", "path_norm_over_margin"):
+        spec = measures.get(name)
+        assert spec(louder) == pytest.approx(spec(run), rel=1e-5, abs=1e-5), name
