@@ -60,7 +60,7 @@ def squared_path_norm(model: nn.Module, input_shape: Sequence[int]) -> float:
     with torch.no_grad():
         for param in squared.parameters():
             param.square_()
-        device = next(squared.parameters()).device
+        device = next((p.device for p in squared.parameters()), torch.device("cpu"))
         ones = torch.ones((1, *input_shape), dtype=torch.float64, device=device)
         return squared(ones).sum().item()
 

@@ -8,8 +8,8 @@ A Linear layer's spectral norm is its top singular value. A conv layer has two:
 - ``"operator"``: the operator norm of the convolution the layer actually computes on
   its real input size (stride, padding, dilation, groups and padding mode included),
   by block power iteration with the convolution and its adjoint (autograd) in
-  float64.
-  Each layer's input size is read with a forward hook on one training example.
+  float64. Each layer's input size is read with a forward hook on one training
+  example.
 
 Every spectral measure takes ``spectral="reshape"|"operator"``.
 """
