@@ -106,7 +106,7 @@ def sharpness_search(
     seed: int | None = None,
     rtol: float = 1e-2,
 ) -> SharpnessSearch:
-    """α at which the worst perturbation found in the α-box lowers training accuracy by `target_drop`.
+    """α at which the worst perturbation found in the α-box costs `target_drop` accuracy.
 
     Accuracy and loss are measured on a seeded subsample of at most `max_examples`
     training points; `seed` defaults to the run's seed. The default `rtol` is looser
@@ -184,7 +184,9 @@ def sharpness_bound(v: torch.Tensor, alpha: float, m: int) -> float:
     return pacbayes_bound(v.double().square().sum().item(), sigma, m)
 
 
-def magnitude_aware_sharpness_bound(v: torch.Tensor, d: torch.Tensor, alpha: float, m: int) -> float:
+def magnitude_aware_sharpness_bound(
+    v: torch.Tensor, d: torch.Tensor, alpha: float, m: int
+) -> float:
     """¼Σ ln[(ε² + (α² + 4ln2ω)‖v‖²/ω)/(ε² + α²d_i²)] + ln(m/σ′) + 10, σ′ = α/(2√ln2ω).
 
     Jiang et al. eqs. 58–59.
@@ -262,7 +264,7 @@ def sharpness_mag_init(run: Run, **options: Any) -> float:
 
 @measure(
     "sharpness_mag_flatness",
-    description="1/α′², α′ the largest box |u_i| ≤ α′|w_i| + ε whose worst case lowers accuracy by 0.1",
+    description="1/α′², α′ the largest box |u_i| ≤ α′|w_i| + ε whose worst case costs 0.1 accuracy",
     reference=f"{JIANG}, eq. (60)",
     needs=("train_data",),
     cost="search",
