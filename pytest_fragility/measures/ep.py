@@ -34,7 +34,7 @@ TOLERANCE = 1e-6
 MAX_SWEEPS = 100
 # Jitter added to K's diagonal when a factorization fails, relative to mean(diag K).
 JITTER_LEVELS = (1e-10, 1e-8, 1e-6, 1e-4)
-# Two points whose prior correlation is 1 to this precision have identical outputs.
+# Two points whose prior correlation is ±1 to this precision have tied outputs.
 DUPLICATE_CORRELATION = 1.0 - 1e-12
 _LOG_SQRT_2PI = 0.5 * math.log(2 * math.pi)
 
@@ -103,7 +103,8 @@ def expectation_propagation(
 
     Stops when ln Z_EP changes by less than ``tol · max(1, |ln Z_EP|)`` between sweeps,
     and warns after `max_sweeps` without convergence. Inputs that are perfectly
-    correlated under K but labelled differently make U empty: ln P(U) = −inf.
+    correlated under K but labelled differently (or perfectly anti-correlated with equal
+    labels) make U empty: ln P(U) = −inf, with a warning.
     """
     if not 0 < damping <= 1:
         raise MeasureInputError(f"damping must be in (0, 1], got {damping!r}")
@@ -123,12 +124,13 @@ def expectation_propagation(
         i = int(torch.nonzero(diag <= 0)[0])
         raise MeasureInputError(f"K[{i}, {i}] = {diag[i].item():g}: every prior variance must be positive")
 
-    clash = _conflicting_duplicate(K, diag, y)
+    clash = _contradicting_pair(K, diag, y)
     if clash is not None:
         i, j = clash
         warnings.warn(
-            f"points {i} and {j} are perfectly correlated under K (identical inputs) but "
-            "labelled differently, so no function drawn from the prior fits both: P(U) = 0",
+            f"points {i} and {j} have tied outputs under K (correlation ±1, e.g. identical "
+            "inputs) that contradict their labels, so no function drawn from the prior fits "
+            "both: P(U) = 0",
             RuntimeWarning,
             stacklevel=2,
         )
@@ -237,15 +239,16 @@ def _cavity(posterior: _Posterior, tau: torch.Tensor, nu: torch.Tensor) -> _Cavi
     return _Cavity(1.0 / posterior.variance - tau, posterior.mean / posterior.variance - nu)
 
 
-def _conflicting_duplicate(K: torch.Tensor, diag: torch.Tensor, y: torch.Tensor) -> tuple[int, int] | None:
-    """A pair (i, j) with correlation 1 under K and different labels, if any (row blocks)."""
-    scale = diag.sqrt()
+def _contradicting_pair(K: torch.Tensor, diag: torch.Tensor, y: torch.Tensor) -> tuple[int, int] | None:
+    """A pair (i, j) whose outputs are tied (correlation ±1) against their labels, if any.
+
+    Correlation 1 with different labels, or −1 with equal labels, leaves no function in U.
+    """
+    scale = diag.sqrt() * y  # so that the signed correlation is y_i y_j K_ij / √(K_ii K_jj)
     block = 1024
     for start in range(0, len(y), block):
         rows = K[start : start + block]
-        perfectly_correlated = rows >= DUPLICATE_CORRELATION * scale[start : start + block, None] * scale[None, :]
-        clash = perfectly_correlated & (y[start : start + block, None] != y[None, :])
-        hit = torch.nonzero(clash)
+        hit = torch.nonzero(rows <= -DUPLICATE_CORRELATION * scale[start : start + block, None] * scale[None, :])
         if len(hit):
             return start + int(hit[0, 0]), int(hit[0, 1])
     return None
