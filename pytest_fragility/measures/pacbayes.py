@@ -186,9 +186,9 @@ def pacbayes_orig(run: Run, **options: Any) -> float:
     random=True,
 )
 def pacbayes_init(run: Run, **options: Any) -> float:
-    search = sigma_search(run, **options)
     distance = distance_from_init(run, "pacbayes_init")
-    return pacbayes_bound(distance.square().sum().item(), search.sigma, run.m)
+    sigma = sigma_search(run, **options).sigma
+    return pacbayes_bound(distance.square().sum().item(), sigma, run.m)
 
 
 @measure(
@@ -227,8 +227,8 @@ def pacbayes_mag_orig(run: Run, **options: Any) -> float:
     random=True,
 )
 def pacbayes_mag_init(run: Run, **options: Any) -> float:
-    sigma = sigma_search(run, magnitude_aware=True, **options).sigma
     distance = distance_from_init(run, "pacbayes_mag_init")
+    sigma = sigma_search(run, magnitude_aware=True, **options).sigma
     return log_ratio_sum(distance, distance, sigma, offset=1.0) + math.log(run.m / sigma) + 10
 
 

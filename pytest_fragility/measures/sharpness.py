@@ -218,8 +218,8 @@ def sharpness_orig(run: Run, **options: Any) -> float:
     random=True,
 )
 def sharpness_init(run: Run, **options: Any) -> float:
-    alpha = sharpness_search(run, **options).alpha
-    return sharpness_bound(distance_from_init(run, "sharpness_init"), alpha, run.m)
+    distance = distance_from_init(run, "sharpness_init")
+    return sharpness_bound(distance, sharpness_search(run, **options).alpha, run.m)
 
 
 @measure(
@@ -257,8 +257,8 @@ def sharpness_mag_orig(run: Run, **options: Any) -> float:
     random=True,
 )
 def sharpness_mag_init(run: Run, **options: Any) -> float:
-    alpha = sharpness_search(run, magnitude_aware=True, **options).alpha
     distance = distance_from_init(run, "sharpness_mag_init")
+    alpha = sharpness_search(run, magnitude_aware=True, **options).alpha
     return magnitude_aware_sharpness_bound(distance, distance, alpha, run.m)
 
 
