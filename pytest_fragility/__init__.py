@@ -14,8 +14,8 @@ __version__ = "0.1.0"
 
 _LAZY = {
     "fragility_check": ("pytest_fragility.check", "fragility_check"),
-    "audit": ("pytest_fragility.audit", "audit"),
-    "AuditResult": ("pytest_fragility.audit", "AuditResult"),
+    "audit": ("pytest_fragility.engine", "audit"),
+    "AuditResult": ("pytest_fragility.engine", "AuditResult"),
     "Run": ("pytest_fragility.run", "Run"),
     "Recipe": ("pytest_fragility.families.recipe", "Recipe"),
     "Family": ("pytest_fragility.families.family", "Family"),
@@ -29,7 +29,7 @@ __all__ = sorted([*_LAZY, *_SUBMODULES, "__version__"])
 
 if TYPE_CHECKING:  # pragma: no cover
     from pytest_fragility import data, families, measures, perturb, stats
-    from pytest_fragility.audit import AuditResult, audit
+    from pytest_fragility.engine import AuditResult, audit
     from pytest_fragility.check import fragility_check
     from pytest_fragility.errors import FragilityError
     from pytest_fragility.families.budgets import Budget

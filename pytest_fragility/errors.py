@@ -34,4 +34,4 @@ class MissingDependencyError(FragilityError, ImportError):
 def unknown(kind: str, name: object, valid: "list[str] | tuple[str, ...]") -> ConfigurationError:
     """The one wording for 'unknown X': names the bad value and lists the valid ones."""
     choices = ", ".join(sorted(str(v) for v in valid)) or "(none registered)"
-    return ConfigurationError(f"unknown {kind} {name!r}; valid {kind}s: {choices}")
+    return ConfigurationError(f"unknown {kind} {name!r}; valid: {choices}")

@@ -7,6 +7,10 @@ registries hold exactly these names.
 
 from __future__ import annotations
 
+from typing import Sequence
+
+from pytest_fragility.errors import unknown
+
 BUILTIN_FAMILIES = (
     "fcn-mnist5k",
     "fcn-mnist1d",
@@ -54,7 +58,24 @@ BUILTIN_MEASURES = (
     "marginal_likelihood_bound",
 )
 
-CHECKS = ("benign", "trend", "scaling", "value", "data", "tracking", "invariance")
+CHECKS = ("benign", "trend", "scaling", "value", "data", "tracking", "invariance", "predictive")
 DEFAULT_CHECKS = ("benign", "trend", "scaling", "value", "data")
 
 VERDICTS = ("stable", "fragile", "inconclusive", "not-benign", "error")
+
+
+def validate_checks(checks: Sequence[str] | str) -> tuple[str, ...]:
+    """Check names, de-duplicated in order; an unknown one lists the valid ones."""
+    if isinstance(checks, str):
+        checks = (checks,)
+    for check in checks:
+        if check not in CHECKS:
+            raise unknown("check", check, CHECKS)
+    return tuple(dict.fromkeys(checks))
+
+
+def choice(kind: str, value: str | None, valid: Sequence[str]) -> str | None:
+    """`value` if it is None or one of `valid`; else an error listing them."""
+    if value is not None and value not in valid:
+        raise unknown(kind, value, valid)
+    return value

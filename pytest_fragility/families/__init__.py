@@ -23,11 +23,15 @@ _BUILTIN: dict[str, "Family"] = {}
 
 
 def register(family: "Family", *, replace: bool = False) -> "Family":
-    """Make a user family available by name (to `get`, decorators and the CLI)."""
-    from pytest_fragility.families.family import Family
+    """Make a user family available by name (to `get`, decorators and the CLI).
 
-    if not isinstance(family, Family):
-        raise ConfigurationError(f"register() needs a pf.Family, got {type(family).__name__}")
+    Anything with a `name` and a `runs(budget, variants, **options)` method is a family:
+    a `pf.Family`, a `ToyFamily`, or your own.
+    """
+    if not isinstance(getattr(family, "name", None), str) or not callable(getattr(family, "runs", None)):
+        raise ConfigurationError(
+            f"register() needs a family (e.g. pf.Family) with a name and a runs() method, "
+            f"got {type(family).__name__}")
     if (family.name in _USER or family.name in BUILTIN_FAMILIES) and not replace:
         raise ConfigurationError(f"a family named {family.name!r} is already registered")
     _USER[family.name] = family
@@ -42,7 +46,8 @@ def available() -> list[str]:
 def get(name: str, **overrides: Any) -> "Family":
     """The family called `name`, with recipe fields overridden (``width=512``, ``lr=0.1``)."""
     if name in _USER:
-        return _USER[name].with_overrides(**overrides)
+        family = _USER[name]
+        return family.with_overrides(**overrides) if overrides else family
     if name not in BUILTIN_FAMILIES:
         raise unknown("family", name, available())
     if not _BUILTIN:

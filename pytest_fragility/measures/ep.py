@@ -244,11 +244,12 @@ def _contradicting_pair(K: torch.Tensor, diag: torch.Tensor, y: torch.Tensor) ->
 
     Correlation 1 with different labels, or −1 with equal labels, leaves no function in U.
     """
-    scale = diag.sqrt() * y  # so that the signed correlation is y_i y_j K_ij / √(K_ii K_jj)
+    scale = diag.sqrt()
     block = 1024
     for start in range(0, len(y), block):
-        rows = K[start : start + block]
-        hit = torch.nonzero(rows <= -DUPLICATE_CORRELATION * scale[start : start + block, None] * scale[None, :])
+        rows = slice(start, start + block)
+        agreement = K[rows] * y[rows, None] * y[None, :]  # y_i y_j K_ij
+        hit = torch.nonzero(agreement <= -DUPLICATE_CORRELATION * scale[rows, None] * scale[None, :])
         if len(hit):
             return start + int(hit[0, 0]), int(hit[0, 1])
     return None

@@ -1,0 +1,107 @@
+"""`@fragility_check`: declare a fragility audit as a pytest test.
+
+The decorator validates its arguments when the test module is imported (a typo is a
+collection error naming the valid choices, before any training), attaches a
+`fragility` mark carrying a `CheckSpec` and an `xdist_group` mark per family, and
+returns the function itself. The test body is the measure: the plugin calls it once
+per run with ``run=`` plus any fixtures it asks for. To keep pytest from looking for
+a fixture called ``run``, the function's ``__signature__`` omits that parameter;
+calling the function directly still works.
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping, Sequence, TypeVar
+
+import pytest
+
+from pytest_fragility import families
+from pytest_fragility.errors import ConfigurationError, unknown
+from pytest_fragility.names import BUILTIN_MEASURES, DEFAULT_CHECKS, choice, validate_checks
+from pytest_fragility.tolerances import resolve_tolerances
+from pytest_fragility.variants import Variant, check_variants
+
+F = TypeVar("F", bound=Callable[..., Any])
+RUN_ARGUMENT = "run"
+
+
+@dataclass(frozen=True)
+class CheckSpec:
+    """Everything a fragility test declared, validated."""
+
+    family: str
+    perturbations: tuple[Variant, ...] = ()
+    data: tuple[Variant, ...] = ()
+    checks: tuple[str, ...] = DEFAULT_CHECKS
+    tolerance: Mapping[str, Any] = field(default_factory=dict)
+    budget: str | None = None
+    scale: str | None = None
+    expect: str | None = None
+    measure: str | None = None
+    form: str | None = None
+
+
+def _known_measures() -> list[str]:
+    import sys
+
+    registry = sys.modules.get("pytest_fragility.measures.registry")
+    return registry.available() if registry is not None and registry.available() else list(BUILTIN_MEASURES)
+
+
+def fragility_check(
+    family: str = "fcn-mnist5k",
+    perturbations: Sequence[Variant] = (),
+    data: Sequence[Variant] = (),
+    checks: Sequence[str] = DEFAULT_CHECKS,
+    tolerance: Mapping[str, Any] | None = None,
+    budget: str | None = None,
+    scale: str | None = None,
+    expect: str | None = None,
+    measure: str | None = None,
+    form: str | None = None,
+) -> Callable[[F], F]:
+    """Mark a test as a fragility audit of the measure its body computes from ``run``.
+
+    With ``measure="path_norm"`` (a built-in name) the built-in measure is audited instead
+    and the body, which then takes no ``run``, is not called per run.
+    """
+    if family not in families.available():
+        raise unknown("family", family, families.available())
+    spec = CheckSpec(
+        family=family,
+        perturbations=check_variants(perturbations, "perturbation", "perturbations"),
+        data=check_variants(data, "data", "data"),
+        checks=validate_checks(checks),
+        tolerance=dict(tolerance or {}),
+        budget=budget,
+        scale=choice("scale", scale, ("log", "linear")),
+        expect=choice("expect value", expect, ("decreasing", "increasing")),
+        measure=measure,
+        form=choice("form", form, ("raw", "bound")),
+    )
+    resolve_tolerances(spec.tolerance)
+    if measure is not None and measure not in _known_measures():
+        raise unknown("measure", measure, _known_measures())
+    if form is not None and measure is None:
+        raise ConfigurationError("form= applies with measure=; a test body is audited as it returns")
+
+    def decorate(fn: F) -> F:
+        if inspect.isclass(fn) or not callable(fn):
+            raise ConfigurationError("@fragility_check decorates a test function")
+        signature = inspect.signature(fn)
+        if measure is None:
+            if RUN_ARGUMENT not in signature.parameters:
+                raise ConfigurationError(
+                    f"{fn.__name__}: the test body is the measure, so it needs a `run` argument "
+                    "(def test_x(run): return my_measure(run.model, ...)), or pass measure='<name>'"
+                )
+            fn.__signature__ = signature.replace(  # type: ignore[attr-defined]
+                parameters=[p for p in signature.parameters.values() if p.name != RUN_ARGUMENT])
+        pytest.mark.fragility(spec)(fn)
+        pytest.mark.xdist_group(f"fragility-{family}")(fn)
+        return fn
+
+    return decorate
+

@@ -1,0 +1,125 @@
+"""Committed baselines: the verdicts and exponents of an audit, compared two-sided.
+
+A baseline is a small, human-diffable JSON file (sorted keys, floats rounded to a
+few significant digits, an environment fingerprint) written by
+``--fragility-update`` and compared by ``--fragility-compare``; the same comparison
+powers ``fragility compare A.json B.json``. Comparison is two-sided: a measure that
+became *less* fragile also differs, so the baseline gets refreshed on purpose.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+SCHEMA_VERSION = 1
+SIGNIFICANT = 4
+DEFAULT_ATOL = 0.05
+SEVERITY = {"stable": 0, "not-benign": 1, "inconclusive": 2, "fragile": 3, "error": 3}
+FINGERPRINT = ("torch", "numpy", "pytest-fragility", "python")
+
+
+def rounded(value: Any) -> Any:
+    if isinstance(value, float):
+        return value if not math.isfinite(value) or value == 0 else float(f"{value:.{SIGNIFICANT}g}")
+    if isinstance(value, dict):
+        return {k: rounded(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [rounded(v) for v in value]
+    return value
+
+
+def summarize(audit: dict[str, Any], environment: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The part of an audit a baseline keeps: verdicts and exponents, per check and variant."""
+    checks = []
+    for check in audit["checks"]:
+        difference = check.get("difference") or {}
+        checks.append({
+            "check": check["check"], "variant": check["variant"], "verdict": check["verdict"],
+            "measure_exponent": check.get("measure_exponent"),
+            "error_exponent": check.get("error_exponent"),
+            "difference": difference.get("value"),
+        })
+    summary = {
+        "schema_version": SCHEMA_VERSION, "measure": audit["measure"], "family": audit["family"],
+        "budget": audit["budget"], "form": audit["form"], "verdict": audit["verdict"], "checks": checks,
+    }
+    if environment is not None:
+        summary["environment"] = {k: environment.get(k) for k in FINGERPRINT}
+    return rounded(summary)
+
+
+@dataclass(frozen=True)
+class Difference:
+    """One way a new audit differs from the old one."""
+
+    where: str
+    field: str
+    old: Any
+    new: Any
+    regression: bool
+
+    def describe(self) -> str:
+        arrow = "worse" if self.regression else "changed"
+        return f"{self.where}: {self.field} {self.old} → {self.new} ({arrow})"
+
+
+def compare(old: dict[str, Any], new: dict[str, Any], atol: float = DEFAULT_ATOL) -> list[Difference]:
+    """Differences between two summaries: verdicts (worse is a regression) and exponents
+    beyond `atol` either way (a regression too: the measure moved)."""
+    diffs: list[Difference] = []
+    if old.get("verdict") != new.get("verdict"):
+        diffs.append(Difference("audit", "verdict", old.get("verdict"), new.get("verdict"),
+                                SEVERITY.get(new.get("verdict"), 3) > SEVERITY.get(old.get("verdict"), 3)))
+    index = lambda s: {(c["check"], c["variant"]): c for c in s.get("checks", [])}  # noqa: E731
+    before, after = index(old), index(new)
+    for key in sorted(set(before) | set(after)):
+        where = f"{key[0]} [{key[1]}]"
+        if key not in after:
+            diffs.append(Difference(where, "check", "present", "missing", True))
+            continue
+        if key not in before:
+            diffs.append(Difference(where, "check", "missing", "present", False))
+            continue
+        a, b = before[key], after[key]
+        if a["verdict"] != b["verdict"]:
+            diffs.append(Difference(where, "verdict", a["verdict"], b["verdict"],
+                                    SEVERITY.get(b["verdict"], 3) > SEVERITY.get(a["verdict"], 3)))
+        for field in ("measure_exponent", "difference"):
+            x, y = a.get(field), b.get(field)
+            if x is None and y is None:
+                continue
+            if x is None or y is None or abs(x - y) > atol:
+                diffs.append(Difference(where, field, x, y, True))
+    return diffs
+
+
+def environment_mismatch(old: dict[str, Any], new_environment: dict[str, Any]) -> list[str]:
+    """Fingerprint keys that differ (reported as a warning, not a failure)."""
+    recorded = old.get("environment") or {}
+    return [f"{k}: {recorded.get(k)} → {new_environment.get(k)}"
+            for k in FINGERPRINT if recorded.get(k) != new_environment.get(k)]
+
+
+def baseline_path(directory: Path, test_file: str, test_name: str) -> Path:
+    """__fragility__/<module>/<test>.json beside the tests: one file per test, few merge conflicts."""
+    module = Path(test_file).stem
+    safe = re.sub(r"[^A-Za-z0-9_.\-\[\]]+", "_", test_name)
+    return directory / module / f"{safe}.json"
+
+
+def write_json(path: Path, data: dict[str, Any]) -> None:
+    """Atomic write: a temporary file renamed over the target."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=True, allow_nan=False) + "\n")
+    os.replace(tmp, path)
+
+
+def read_json(path: Path) -> dict[str, Any]:
+    return json.loads(path.read_text())
