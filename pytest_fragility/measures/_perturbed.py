@@ -36,8 +36,10 @@ from pytest_fragility.measures._outputs import check_inputs, predictions
 from pytest_fragility.run import Run
 
 # (perturbation, example) pairs per vmapped call: bounds activation memory to about
-# EVAL_ROWS × (widest layer) numbers whatever K and the training-set size are.
-EVAL_ROWS = 16384
+# EVAL_ROWS × (widest layer) numbers whatever K and the training-set size are. On a CPU,
+# activations that stay in cache matter more than fewer calls: 4096 pairs ran an
+# FCN 784→256→256→1 about 1.4× faster than 16384.
+EVAL_ROWS = 4096
 
 # ε of the magnitude-aware perturbations (Jiang et al. 2020, Appendix C.4).
 MAG_EPSILON = 1e-3

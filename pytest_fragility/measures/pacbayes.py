@@ -78,6 +78,16 @@ def gaussian_perturbations(
     return sigma * directions
 
 
+def starting_sigma(w: torch.Tensor, magnitude_aware: bool) -> float:
+    """Where the search starts: 0.1 (relative to |w_i|) when magnitude-aware, else rms(w)/2.
+
+    Starting from the weights' own scale makes the search equivariant to rescaling all
+    weights (σ scales exactly with them) and usually saves bracket steps.
+    """
+    rms = w.double().square().mean().sqrt().item()
+    return 0.1 if magnitude_aware or rms == 0 else 0.5 * rms
+
+
 def sigma_search(
     run: Run,
     *,
@@ -128,10 +138,7 @@ def _search(
         noisy = w + gaussian_perturbations(w, directions, sigma, magnitude_aware)
         return clean - flat.accuracies(noisy, x, y).mean().item()
 
-    # σ is relative to |w_i| when magnitude-aware; otherwise start from the weights' scale
-    # (which also makes the search equivariant to rescaling all weights).
-    rms = w.double().square().mean().sqrt().item()
-    start = 0.1 if magnitude_aware or rms == 0 else 0.1 * rms
+    start = starting_sigma(w, magnitude_aware)
     crossing = find_crossing(drop_at, target=target_drop, start=start, rtol=rtol, what="σ")
     return SigmaSearch(
         sigma=crossing.scale,

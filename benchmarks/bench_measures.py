@@ -1,0 +1,176 @@
+"""Side-by-side benchmarks of the costly measures.
+
+Each part times the library's implementation against a baseline on the same inputs,
+on the same machine, in one run, and prints both times, both results and the ratio.
+Timings are never asserted in tests; these scripts are where they are measured.
+
+    python benchmarks/bench_measures.py                  # every part
+    python benchmarks/bench_measures.py --part sigma     # one part
+    python benchmarks/bench_measures.py --threads 1      # pin torch's CPU threads
+
+Parts
+-----
+sigma
+    The PAC-Bayes σ search (`pytest_fragility.measures.pacbayes.sigma_search`) against
+    the reference algorithm of Dziugaite et al.: bisection of σ on [0, 2], a deep copy
+    of the model per Monte-Carlo sample, the samples evaluated one by one. The baseline
+    uses the same noise draws (common random numbers) and is run to the same relative
+    tolerance on σ, so both return the same σ within that tolerance. A third row runs
+    the library's search with the sequential evaluation, separating the two sources of
+    speed: fewer scales tried (search) and batched evaluation.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import platform
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from torch.nn.utils import parameters_to_vector, vector_to_parameters
+
+from pytest_fragility.measures._outputs import accuracy, logits
+from pytest_fragility.measures._perturbed import find_crossing, training_sample
+from pytest_fragility.measures.pacbayes import sigma_search, starting_sigma
+from pytest_fragility.run import Run
+
+
+@dataclass(frozen=True)
+class Row:
+    """One timed variant of a part; the part's first row is the baseline of its ratios."""
+
+    part: str
+    variant: str
+    seconds: float
+    result: str
+
+
+# -- part "sigma" -----------------------------------------------------------------------
+def trained_fcn(n: int, seed: int = 0) -> Run:
+    """FCN 784→256→256→1 trained to 100% accuracy on n random-teacher points."""
+    generator = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, 784, generator=generator)
+    y = (x @ torch.randn(784, generator=generator) > 0).long()
+    torch.manual_seed(seed)
+    model = nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 256), nn.ReLU(),
+                          nn.Linear(256, 1))
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    for _ in range(200):
+        optimizer.zero_grad()
+        out = model(x)[:, 0]
+        if ((out > 0).long() == y).all():
+            break
+        nn.functional.binary_cross_entropy_with_logits(out, y.float()).backward()
+        optimizer.step()
+    return Run(model=model, x_train=x, y_train=y, seed=seed)
+
+
+def sequential_drop(run: Run, samples: int, max_examples: int) -> Callable[[float], float]:
+    """The reference evaluation: per sample, deep-copy the model, add noise, evaluate.
+
+    The noise directions and training subsample are drawn exactly as `sigma_search`
+    draws them, so both see the same numbers.
+    """
+    generator = torch.Generator().manual_seed(run.seed)
+    x, y = training_sample(run, max_examples, generator)
+    w = parameters_to_vector(run.model.parameters()).detach()
+    directions = torch.randn((samples, w.numel()), generator=generator, dtype=w.dtype)
+    clean = accuracy(logits(run.model, x), y)
+
+    def drop_at(sigma: float) -> float:
+        accuracies = []
+        for z in directions:
+            noisy = copy.deepcopy(run.model)
+            vector_to_parameters(w + sigma * z, noisy.parameters())
+            accuracies.append(accuracy(logits(noisy, x), y))
+        return clean - sum(accuracies) / len(accuracies)
+
+    return drop_at
+
+
+def reference_bisection(drop_at: Callable[[float], float], target: float, rtol: float):
+    """Bisection of σ on [0, 2] (the reference's bracket), run until hi ≤ (1 + rtol)·lo."""
+    lo, hi, evaluations = 0.0, 2.0, 0
+    while hi > (1 + rtol) * lo:
+        middle = 0.5 * (lo + hi)
+        evaluations += 1
+        if drop_at(middle) >= target - 1e-12:
+            hi = middle
+        else:
+            lo = middle
+    return hi, evaluations
+
+
+def bench_sigma(args: argparse.Namespace) -> list[Row]:
+    samples, rtol, target = 10, 1e-3, 0.1
+    run = trained_fcn(args.examples)
+    m = len(run.x_train)
+
+    def timed(fn):
+        start = time.perf_counter()
+        value = fn()
+        return value, time.perf_counter() - start
+
+    (sigma_ref, evals_ref), t_ref = timed(
+        lambda: reference_bisection(sequential_drop(run, samples, m), target, rtol))
+    start = starting_sigma(parameters_to_vector(run.model.parameters()).detach(), False)
+    crossing, t_seq = timed(lambda: find_crossing(
+        sequential_drop(run, samples, m), target=target, start=start, rtol=rtol, what="σ"))
+    fresh = lambda: Run(model=run.model, x_train=run.x_train, y_train=run.y_train)  # noqa: E731
+    batched, t_batched = timed(lambda: sigma_search(fresh(), samples=samples, rtol=rtol,
+                                                    max_examples=m))
+    default, t_default = timed(lambda: sigma_search(fresh(), samples=samples, rtol=rtol))
+
+    def result(sigma: float, evaluations: int, examples: int) -> str:
+        return (f"σ={sigma:.5f}  scales tried={evaluations:2d}  "
+                f"forward passes={evaluations * samples:3d} × {examples} points")
+
+    return [
+        Row("sigma", "reference: bisection on [0,2], deep copy per sample",
+            t_ref, result(sigma_ref, evals_ref, m)),
+        Row("sigma", "library search (ITP), deep copy per sample",
+            t_seq, result(crossing.scale, crossing.evaluations, m)),
+        Row("sigma", "library: sigma_search, batched, all points",
+            t_batched, result(batched.sigma, batched.iterations, batched.examples)),
+        Row("sigma", "library: sigma_search defaults (max_examples=2048)",
+            t_default, result(default.sigma, default.iterations, default.examples)),
+    ]
+
+
+PARTS: dict[str, Callable[[argparse.Namespace], list[Row]]] = {"sigma": bench_sigma}
+
+
+# -- driver ------------------------------------------------------------------------------
+def print_table(rows: list[Row]) -> None:
+    baselines: dict[str, float] = {}
+    print(f"{'part':<7} {'variant':<54} {'seconds':>8} {'speed-up':>9}  result")
+    for row in rows:
+        baseline = baselines.setdefault(row.part, row.seconds)
+        print(f"{row.part:<7} {row.variant:<54} {row.seconds:8.2f} "
+              f"{baseline / row.seconds:8.2f}×  {row.result}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--part", choices=sorted(PARTS), action="append",
+                        help="run only this part (repeatable); default: all")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    parser.add_argument("--examples", type=int, default=4096,
+                        help="training points of the sigma part's model (default 4096)")
+    args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    print(f"python {platform.python_version()}, torch {torch.__version__}, "
+          f"{platform.processor() or platform.machine()}, "
+          f"{torch.get_num_threads()} torch threads; command: {' '.join(sys.argv)}")
+    rows = [row for part in (args.part or sorted(PARTS)) for row in PARTS[part](args)]
+    print_table(rows)
+
+
+if __name__ == "__main__":
+    main()
