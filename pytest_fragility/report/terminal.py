@@ -79,10 +79,10 @@ def render_audit(audit: dict[str, Any], *, color: bool, width: int = 120) -> str
     return console.file.getvalue().rstrip()  # type: ignore[attr-defined]
 
 
-def render_summary(rows: Iterable[dict[str, Any]], *, color: bool, width: int = 120) -> str:
+def render_summary(rows: Iterable[dict[str, Any]], *, color: bool, width: int = 120, label: str = "test") -> str:
     """The session table: one row per audit with its verdict and counts of check verdicts."""
     table = Table(box=None, header_style="bold", pad_edge=False)
-    table.add_column("test", overflow="fold", ratio=3)
+    table.add_column(label, overflow="fold", ratio=3)
     table.add_column("family", overflow="fold")
     table.add_column("verdict", no_wrap=True)
     table.add_column("checks", overflow="fold", ratio=2)

@@ -1,0 +1,259 @@
+"""The `fragility` command (also `python -m pytest_fragility`).
+
+    fragility audit      audit the stock measures on a built-in family (the main job)
+    fragility families   list families          fragility measures   list measures
+    fragility cache info|clear                  fragility compare A.json B.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import shlex
+import sys
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+from pytest_fragility import data as ladder
+from pytest_fragility import perturb
+from pytest_fragility.errors import ConfigurationError, FragilityError
+from pytest_fragility.variants import Variant
+
+DEFAULT_FAMILY = "fcn-mnist5k"
+DEFAULT_PERTURBATIONS = "lr×0.5,lr×2,optimizer=sgd-momentum,optimizer=adam"
+DATASET_SWAP = {"mnist5k": "mnist1d", "mnist1d": "mnist5k", "digits": "mnist5k"}
+FAIL_ON = ("fragile", "inconclusive", "never")
+
+
+def parse_variant(text: str, named: dict[str, Variant] | None = None) -> Variant:
+    """A variant from its report name: lr×0.5 (or lr*0.5), optimizer=adam[@0.001], batch=32,
+    width=512, init×2, wd=0.0005, train-after-fit=20, label-noise=0.2, dataset=NAME, pixel-shuffle."""
+    text = text.strip()
+    if named and text in named:
+        return named[text]
+    number = r"([0-9.eE+-]+)"
+    patterns = [
+        (rf"lr[×*x]{number}", lambda g: perturb.lr(float(g[0]))),
+        (r"optimizer=([a-z-]+)(?:@([0-9.eE+-]+))?", lambda g: perturb.optimizer(g[0], float(g[1]) if g[1] else None)),
+        (r"batch=(\d+)", lambda g: perturb.batch_size(int(g[0]))),
+        (r"width=(\d+)", lambda g: perturb.width(int(g[0]))),
+        (rf"init[×*x]{number}", lambda g: perturb.init_scale(float(g[0]))),
+        (rf"wd={number}", lambda g: perturb.weight_decay(float(g[0]))),
+        (r"train-after-fit=(\d+)", lambda g: perturb.train_after_fit(int(g[0]))),
+        (rf"label-noise={number}", lambda g: ladder.label_noise(float(g[0]))),
+        (r"dataset=([\w-]+)", lambda g: ladder.dataset(g[0])),
+        (r"pixel-shuffle", lambda g: ladder.pixel_shuffle()),
+    ]
+    for pattern, build in patterns:
+        match = re.fullmatch(pattern, text)
+        if match:
+            return build(match.groups())
+    raise ConfigurationError(
+        f"cannot read variant {text!r}; write e.g. lr×0.5, optimizer=adam, batch=32, width=512, init×2, "
+        "wd=0.0005, train-after-fit=20, label-noise=0.2, dataset=mnist1d, pixel-shuffle"
+    )
+
+
+def _plugin_manager() -> Any:
+    """pluggy manager for extension packages (entry-point group `pytest_fragility`)."""
+    import pluggy
+
+    from pytest_fragility import families, hookspec
+
+    manager = pluggy.PluginManager("pytest")
+    manager.add_hookspecs(hookspec)
+    manager.load_setuptools_entrypoints("pytest_fragility")
+    for registered in manager.hook.pytest_fragility_families(config=None):
+        for family in registered or []:
+            families.register(family, replace=True)
+    return manager
+
+
+def _named_variants(manager: Any) -> dict[str, Variant]:
+    named: dict[str, Variant] = {}
+    for mapping in manager.hook.pytest_fragility_perturbations(config=None):
+        named.update(mapping or {})
+    return named
+
+
+def _register_measures(manager: Any) -> None:
+    from pytest_fragility.measures import registry
+
+    for specs in manager.hook.pytest_fragility_measures(config=None):
+        for spec in specs or []:
+            registry.register(spec, replace=True)
+
+
+def default_ladder(family: Any) -> str:
+    recipe = getattr(family, "recipe", None)
+    swap = DATASET_SWAP.get(getattr(recipe, "dataset", ""), None)
+    return "label-noise=0.2,label-noise=0.4" + (f",dataset={swap}" if swap else "")
+
+
+def command_audit(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from pytest_fragility import families, measures
+    from pytest_fragility.cache import ModelCache, default_cache_dir
+    from pytest_fragility.engine import audit, environment
+    from pytest_fragility.report.html import write_html
+    from pytest_fragility.report.json_report import build_report, write_report
+    from pytest_fragility.report.terminal import render_summary
+
+    started = time.perf_counter()
+    console = Console(stderr=False)
+    manager = _plugin_manager()
+    _register_measures(manager)
+    named = _named_variants(manager)
+    family = families.get(args.family)
+    names = [n.strip() for n in args.measures.split(",") if n.strip()] if args.measures else measures.available()
+    for name in names:
+        measures.get(name)  # unknown names fail before any training
+    perturbations = [parse_variant(t, named) for t in _split(args.perturbations)]
+    rungs = [parse_variant(t, named) for t in _split(args.ladder if args.ladder is not None else default_ladder(family))]
+    store = ModelCache(args.cache or default_cache_dir())
+    console.print(f"[bold]fragility audit[/bold]: {len(names)} measures on {family.name}, budget {args.budget}, "
+                  f"device {args.device or 'cpu'}; perturbations {', '.join(v.name for v in perturbations) or 'none'}; "
+                  f"ladder {', '.join(v.name for v in rungs) or 'none'}; cache {store.root}")
+    runs = family.runs(args.budget, [*perturbations, *rungs], device=args.device, cache=store,
+                       data_dir=args.data_dir, progress=not args.no_progress)
+    report = getattr(runs, "report", None)
+    if report is not None:
+        console.print(f"runs: {len(runs)} ({report.trained} trained, {report.cached} from cache, "
+                      f"{report.non_converged} not converged, {len(report.failed)} failed)")
+        for failure in list(report.failed.values())[:5]:
+            console.print(f"[magenta]training failed:[/magenta] {failure}")
+    payloads = []
+    for name in names:
+        result = audit(name, family, perturbations, rungs, checks=args.checks.split(","), budget=args.budget,
+                       device=args.device, cache=store, data_dir=args.data_dir, form=args.form,
+                       progress=not args.no_progress, runs=runs)
+        payloads.append({"test": f"fragility audit::{name}", **result.to_dict()})
+    rows = [{"test": p["measure"], "audit": p} for p in payloads]
+    console.print(render_summary(rows, color=console.is_terminal, width=console.width, label="measure"))
+    document = build_report(payloads, environment(), {"command": _command_line()})
+    manager.hook.pytest_fragility_update_json(config=None, report=document)
+    json_path = Path(args.json) if args.json else Path(args.report) / "report.json"
+    write_report(json_path, document)
+    index = write_html(Path(args.report), document, command=_command_line(), figure_cache=store.root / "figures")
+    console.print(f"report: {index}  json: {json_path}  ({time.perf_counter() - started:.1f} s)")
+    verdicts = {p["verdict"] for p in payloads}
+    failing = {"fragile": {"fragile", "error"}, "inconclusive": {"fragile", "error", "inconclusive"},
+               "never": set()}[args.fail_on]
+    return 1 if verdicts & failing else 0
+
+
+def _split(text: str) -> list[str]:
+    return [t for t in (s.strip() for s in text.split(",")) if t]
+
+
+def _command_line() -> str:
+    return "fragility " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+
+
+def command_families(args: argparse.Namespace) -> int:
+    from pytest_fragility import families
+
+    _plugin_manager()
+    for name in families.available():
+        family = families.get(name)
+        print(f"{name:<20} {getattr(family, 'description', '')}")
+    return 0
+
+
+def command_measures(args: argparse.Namespace) -> int:
+    from pytest_fragility import measures
+
+    _register_measures(_plugin_manager())
+    for name in measures.available():
+        spec = measures.get(name)
+        flags = ", ".join(f for f, on in (("random", spec.random), ("not post-mortem", not spec.post_mortem)) if on)
+        print(f"{name:<30} {spec.scale:<6} {spec.cost:<7} {spec.reference}" + (f" ({flags})" if flags else ""))
+    return 0
+
+
+def command_cache(args: argparse.Namespace) -> int:
+    from pytest_fragility.cache import ModelCache, default_cache_dir
+
+    store = ModelCache(args.cache or default_cache_dir())
+    if args.action == "clear":
+        print(f"removed {store.clear()} runs from {store.root}")
+    else:
+        info = store.info()
+        print(f"{info['path']}: {info['runs']} runs, {info['bytes'] / 1e6:.1f} MB")
+    return 0
+
+
+def command_compare(args: argparse.Namespace) -> int:
+    """Exit 1 when any audit of B regressed against A (worse verdict or exponent drift)."""
+    from pytest_fragility.report import baseline
+
+    old, new = baseline.read_json(Path(args.old)), baseline.read_json(Path(args.new))
+    key = lambda a: (a.get("test") or "", a["measure"], a["family"])  # noqa: E731
+    before = {key(a): baseline.summarize(a) for a in old.get("audits", [])}
+    after = {key(a): baseline.summarize(a) for a in new.get("audits", [])}
+    regressions = changes = 0
+    for k in sorted(set(before) | set(after)):
+        label = " ".join(p for p in k if p)
+        if k not in after:
+            print(f"{label}: missing from {args.new} (regression)")
+            regressions += 1
+            continue
+        if k not in before:
+            print(f"{label}: new in {args.new}")
+            continue
+        for difference in baseline.compare(before[k], after[k], atol=args.atol):
+            print(f"{label}: {difference.describe()}")
+            changes += 1
+            regressions += difference.regression
+    print(f"{regressions} regression(s), {changes} change(s)")
+    return 1 if regressions or (args.strict and changes) else 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="fragility", description="Audit generalization measures for fragility.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("audit", help="audit the stock measures on a family (the main job)")
+    run.add_argument("--family", default=DEFAULT_FAMILY, help=f"family to train (default {DEFAULT_FAMILY})")
+    run.add_argument("--measures", help="comma-separated measure names (default: every registered measure)")
+    run.add_argument("--budget", default="quick", help="smoke, quick (default), standard, paper")
+    run.add_argument("--device", default=None, help="cpu (default), cuda, cuda:N, auto")
+    run.add_argument("--perturbations", default=DEFAULT_PERTURBATIONS, help=f"default {DEFAULT_PERTURBATIONS}")
+    run.add_argument("--ladder", default=None, help="data rungs (default: label-noise=0.2,label-noise=0.4,dataset=<swap>)")
+    run.add_argument("--checks", default="benign,trend,scaling,value,data", help="checks to run")
+    run.add_argument("--form", choices=("bound", "raw"), default="bound", help="audited form of the measures")
+    run.add_argument("--report", default="fragility-report", help="HTML report folder (default fragility-report)")
+    run.add_argument("--json", help="JSON report path (default <report>/report.json)")
+    run.add_argument("--cache", help="model cache (default FRAGILITY_CACHE_DIR or ./.fragility)")
+    run.add_argument("--data-dir", help="folder of local datasets (default FRAGILITY_DATA_DIR)")
+    run.add_argument("--fail-on", choices=FAIL_ON, default="never",
+                     help="exit 1 when a measure is fragile (or inconclusive); default never")
+    run.add_argument("--no-progress", action="store_true", help="no progress bars")
+    run.set_defaults(handler=command_audit)
+    sub.add_parser("families", help="list families").set_defaults(handler=command_families)
+    sub.add_parser("measures", help="list measures").set_defaults(handler=command_measures)
+    cache = sub.add_parser("cache", help="inspect or clear the model cache")
+    cache.add_argument("action", choices=("info", "clear"))
+    cache.add_argument("--cache", help="model cache (default FRAGILITY_CACHE_DIR or ./.fragility)")
+    cache.set_defaults(handler=command_cache)
+    compare = sub.add_parser("compare", help="compare two JSON reports; exit 1 on a regression")
+    compare.add_argument("old")
+    compare.add_argument("new")
+    compare.add_argument("--atol", type=float, default=0.05, help="exponent drift tolerance (default 0.05)")
+    compare.add_argument("--strict", action="store_true", help="exit 1 on any change, not only regressions")
+    compare.set_defaults(handler=command_compare)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.handler(args)
+    except FragilityError as error:
+        print(f"fragility: error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
