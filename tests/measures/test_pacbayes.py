@@ -286,6 +286,14 @@ def test_relu_rescaling_changes_sigma_and_pacbayes_orig(relu_run):
                                                           rel=0.05)
 
 
+def test_relu_rescaling_moves_magnitude_aware_sigma_only_through_epsilon(relu_run):
+    other = same_run(relu_run, model=rescale_hidden(relu_run.model, 0, 4.0))
+    # Noise ∝ |w_i| rescales with the layer, so σ′ barely moves; the bound still does.
+    sigma = sigma_search(relu_run, magnitude_aware=True).sigma
+    assert sigma_search(other, magnitude_aware=True).sigma == pytest.approx(sigma, rel=0.02)
+    assert measures.pacbayes_mag_orig(other) > 1.5 * measures.pacbayes_mag_orig(relu_run)
+
+
 # -- bad input -----------------------------------------------------------------------------
 def test_nan_weights_name_the_parameter():
     run = linear_run()
