@@ -92,7 +92,10 @@ def as_scalar(value: Any) -> float:
     if isinstance(value, numbers.Real):
         number = float(value)
     elif hasattr(value, "item") and getattr(value, "ndim", None) == 0:
-        number = float(value.item())
+        item = value.item()
+        if isinstance(item, bool):
+            raise ValueError(f"returned a boolean {type(value).__name__}, not a number")
+        number = float(item)
     else:
         shape = getattr(value, "shape", None)
         raise ValueError(f"returned {type(value).__name__}{'' if shape is None else f' of shape {tuple(shape)}'}"
@@ -347,9 +350,11 @@ def invariance_checks(subject: MeasureUnderAudit, runs: Sequence[Run], cells: li
     from pytest_fragility.invariance import reparameterizations, transformed_run
 
     values = {(c.variant, c.m, c.seed): c.value for c in cells}
-    base = [r for r in runs if r.variant == "base" and r.converged]
+    base = [r for r in runs if r.variant == "base" and r.converged
+            and math.isfinite(values.get((r.variant, r.m, r.seed), math.nan))]
     if not base:
-        return [CheckResult("invariance", "base", rules.INCONCLUSIVE, "no converged base run to transform")]
+        return [CheckResult("invariance", "base", rules.INCONCLUSIVE,
+                            "no converged base run with a measure value to transform")]
     largest = max(r.m for r in base)
     sample = [r for r in base if r.m == largest][:INVARIANCE_RUNS]
     try:
@@ -364,7 +369,7 @@ def invariance_checks(subject: MeasureUnderAudit, runs: Sequence[Run], cells: li
     for change in changes:
         worst, errors = 0.0, []
         for run in sample:
-            original = values.get((run.variant, run.m, run.seed), math.nan)
+            original = values[(run.variant, run.m, run.seed)]
             try:
                 changed = as_scalar(subject.to_form(as_scalar(subject.raw(transformed_run(run, change))), run.m))
             except Exception as error:

@@ -63,19 +63,27 @@ def check_variants(values: object, kind: str, argument: str) -> tuple[Variant, .
         return ()
     if isinstance(values, Variant):
         values = (values,)
+    what = "perturbation" if kind == "perturbation" else "data-ladder rung"
+    if isinstance(values, str):
+        raise ConfigurationError(f"{argument}: {values!r} is a string, not a {what}; {_builders(kind)}")
     try:
         items = tuple(values)  # type: ignore[arg-type]
     except TypeError:
-        raise ConfigurationError(f"{argument} must be a list of pf.{'perturb' if kind == 'perturbation' else 'data'}.* values") from None
-    helper = "pf.perturb" if kind == "perturbation" else "pf.data"
+        raise ConfigurationError(f"{argument} must be a list of {what}s; {_builders(kind)}") from None
     for item in items:
         if not isinstance(item, Variant) or item.kind != kind:
-            raise ConfigurationError(
-                f"{argument}: {item!r} is not a {kind}; build one with {helper}.* "
-                f"(e.g. {'pf.perturb.lr(0.5)' if kind == 'perturbation' else 'pf.data.label_noise(0.2)'})"
-            )
+            raise ConfigurationError(f"{argument}: {item!r} is not a {what}; {_builders(kind)}")
     names = [item.name for item in items]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
         raise ConfigurationError(f"{argument}: duplicate variants {duplicates}")
     return items
+
+
+def _builders(kind: str) -> str:
+    """'build one with pf.perturb.lr, ...': the valid ways to make a variant of this kind."""
+    import importlib
+
+    module = "perturb" if kind == "perturbation" else "data"
+    names = importlib.import_module(f"pytest_fragility.{module}").__all__
+    return "build one with " + ", ".join(f"pf.{module}.{name}(...)" for name in names)
