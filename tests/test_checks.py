@@ -291,6 +291,23 @@ def test_reversed_measure_reverses_the_ladder():
     assert "reverses" in check.reason and "misses" not in check.reason
 
 
+def test_ranking_the_rungs_right_is_not_enough_without_resolving_their_differences():
+    # The measure's seed-means are ordered exactly as test error (τ = 1 at every m), but base and
+    # the first rung differ by 1% against ±30% seed noise: a difference test error resolves and
+    # the measure does not.
+    signs = {"base": np.array([1, -1, 1, -1]), "r1": np.array([1, 1, -1, -1]), "r2": np.array([1, -1, -1, 1])}
+    levels = {"base": 0.0, "r1": 0.01, "r2": 1.0}
+    error_levels = {"base": 1.0, "r1": 1.5, "r2": 2.25}
+    seed_means = lambda name: np.exp(levels[name] + 0.3 * signs[name][:, None] + np.zeros(len(SIZES)))  # noqa: E731
+    ladder = [curve(name, seed_means(name),
+                    noisy(error_levels[name] * BASE_ERROR, 0.01, seed=60 + i), kind="base" if i == 0 else "data")
+              for i, name in enumerate(signs)]
+    result = checks.data(context(*ladder), ["r1", "r2"])
+    assert result.details["kendall_tau"] == pytest.approx(1.0)
+    assert result.verdict == checks.FRAGILE
+    assert result.reason.count("misses") == 1 and "misses base→r1" in result.reason
+
+
 def test_ladder_that_test_error_does_not_separate_is_inconclusive():
     flat_ladder = ToyFamily("flat-ladder")  # every rung has the base error law
     result = audit(lambda run: run.toy["error"], flat_ladder, data=RUNGS, progress=False)
