@@ -29,8 +29,12 @@ import torch
 
 from pytest_fragility.errors import MeasureInputError
 
+# Damping 0.8 took the fewest sweeps on MNIST, MNIST-1D and digits kernels (true, noisy
+# and random labels). The change in ln Z shrinks about fivefold per sweep, so stopping
+# once it is below 1e-4·|ln Z| leaves an error near 1e-5·|ln Z| (m = 1000: ≤ 0.005 nats),
+# far below EP's own approximation error, at a third fewer sweeps than 1e-6.
 DAMPING = 0.8
-TOLERANCE = 1e-6
+TOLERANCE = 1e-4
 MAX_SWEEPS = 100
 # Jitter added to K's diagonal when a factorization fails, relative to mean(diag K).
 JITTER_LEVELS = (1e-10, 1e-8, 1e-6, 1e-4)
