@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import math
 import weakref
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -94,13 +95,17 @@ class FlatModel:
         logit for one output, cross-entropy for K outputs.
         """
         per_vector = vmap(grad(self._summed_loss), in_dims=(0, None, None))
+        total = torch.zeros_like(vectors)
         with _eval_mode(self.model):
-            total = sum(per_vector(vectors, xb, yb) for xb, yb in self._chunks(x, y, len(vectors)))
+            for xb, yb in self._chunks(x, y, len(vectors)):
+                total += per_vector(vectors, xb, yb)
         return total / len(x)
 
     # -- internals ---------------------------------------------------------------
-    def _chunks(self, x: torch.Tensor, y: torch.Tensor, k: int):
-        rows = max(1, EVAL_ROWS // max(1, k))
+    def _chunks(
+        self, x: torch.Tensor, y: torch.Tensor, k: int
+    ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        rows = max(1, EVAL_ROWS // k)
         return zip(x.split(rows), y.split(rows))
 
     def _parameters(self, vector: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -125,18 +130,15 @@ class FlatModel:
         return F.cross_entropy(out, y, reduction="sum")
 
 
-class _eval_mode:
-    """Put a module in eval mode for a block and restore its previous mode after."""
-
-    def __init__(self, model: nn.Module) -> None:
-        self.model = model
-
-    def __enter__(self) -> None:
-        self.was_training = self.model.training
-        self.model.eval()
-
-    def __exit__(self, *exc: object) -> None:
-        self.model.train(self.was_training)
+@contextmanager
+def _eval_mode(model: nn.Module) -> Iterator[None]:
+    """Eval mode for a block (dropout off, running statistics); the previous mode after."""
+    was_training = model.training
+    model.eval()
+    try:
+        yield
+    finally:
+        model.train(was_training)
 
 
 # -- inputs of a search ---------------------------------------------------------------
@@ -274,18 +276,19 @@ def find_crossing(
     tolerance = math.log1p(rtol)
     kappa = 0.2 / (hi - lo)
     most_steps = max(0, math.ceil(math.log2((hi - lo) / tolerance))) + 1
-    for j in range(most_steps):
-        if hi - lo <= tolerance:
-            break
+    j = 0
+    while hi - lo > tolerance:
         middle = trial = 0.5 * (lo + hi)
         if g_hi > 0:  # at g_hi = 0 (drop exactly on target) regula falsi only returns hi
             falsi = (lo * g_hi - hi * g_lo) / (g_hi - g_lo)
             toward_middle = math.copysign(1.0, middle - falsi)
             shift = kappa * (hi - lo) ** 2
             trial = falsi + toward_middle * shift if shift <= abs(middle - falsi) else middle
-            radius = 0.5 * tolerance * 2 ** (most_steps - j) - 0.5 * (hi - lo)
+            # ≥ 0 in exact arithmetic while j ≤ most_steps; 0 (bisection) after.
+            radius = max(0.0, 0.5 * tolerance * 2.0 ** (most_steps - j) - 0.5 * (hi - lo))
             if abs(trial - middle) > radius:
                 trial = middle - toward_middle * radius
+        j += 1
         g = excess(trial)
         if g >= 0:
             hi, g_hi = trial, g

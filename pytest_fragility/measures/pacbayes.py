@@ -4,7 +4,8 @@
 training accuracy falls by `target_drop` (0.1) below its clean value. The
 magnitude-aware variant gives parameter i the noise variance σ²w_i² + ε². Both are
 found by `sigma_search` with common random numbers (see `_perturbed`), so σ is a
-smooth, deterministic function of the weights, the data and the seed.
+deterministic function of the weights, the data and the seed, and it moves
+continuously with the weights.
 
 Differences from the reference code (Dziugaite et al. 2020, kept by Zhang & Louis):
 the noise has standard deviation σ, not σ²; the magnitude-aware variance σ²w² + ε²
@@ -29,8 +30,8 @@ from pytest_fragility.measures._perturbed import (
     FlatModel,
     check_reachable,
     check_search_options,
-    find_crossing,
     distance_from_init,
+    find_crossing,
     memoized,
     parameters_of,
     search_seed,
@@ -48,7 +49,8 @@ class SigmaSearch:
     """Result of a σ search.
 
     `accuracy_drop` is the clean minus the mean perturbed training accuracy at
-    `sigma` (≥ the target, within one step of the search). `iterations` counts the
+    `sigma`: at least the target, and above it only by the jump of the drop (a step
+    function of σ) at the crossing. `iterations` counts the
     scales tried; each costs `samples` evaluations of a perturbed model on the
     `examples` training points, so ``forward_passes == iterations * samples``
     (the one clean evaluation is not counted).

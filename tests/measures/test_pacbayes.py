@@ -198,12 +198,13 @@ def test_same_seed_same_sigma_other_seed_slightly_different(relu_run):
     def fresh(seed: int | None) -> float:
         return sigma_search(same_run(relu_run), seed=seed).sigma
 
-    assert fresh(5) == fresh(5)
-    assert fresh(None) == fresh(relu_run.seed)  # default: the run's seed
-    assert fresh(None) != sigma_search(same_run(relu_run, seed=relu_run.seed + 1)).sigma
-    other = fresh(6)
-    assert other != fresh(5)
-    assert other == pytest.approx(fresh(5), rel=0.3)
+    sigma, other = fresh(5), fresh(6)
+    assert fresh(5) == sigma
+    assert other != sigma
+    assert other == pytest.approx(sigma, rel=0.3)
+    default = fresh(None)  # the run's seed
+    assert default == fresh(relu_run.seed)
+    assert default != sigma_search(same_run(relu_run, seed=relu_run.seed + 1)).sigma
 
 
 def test_subsample_is_capped_and_seeded(relu_run):
