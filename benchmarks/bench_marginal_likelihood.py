@@ -129,7 +129,7 @@ def sequential_ep(K: torch.Tensor, y: torch.Tensor, tol: float = TOLERANCE,
 
 def warm_up(device: torch.device) -> None:
     """First calls pay for library loading and thread start-up; keep that out of the table."""
-    x, y, _ = training_data(64, device)
+    x, y, _ = training_data(256, device)
     expectation_propagation(nngp_relu_kernel(x), y)
 
 

@@ -2,8 +2,8 @@
 
 At initialization, with weights N(0, σ_w²/fan_in) and biases N(0, σ_b²), the outputs
 of an infinitely wide ReLU network are a Gaussian process over inputs. Its covariance
-(Cho & Saul 2009; Lee et al. 2018, eq. 5 and §2.3) starts from the first layer's
-pre-activations,
+(Cho & Saul 2009, the arc-cosine kernel of degree 1; Lee et al. 2018) starts from the
+first layer's pre-activations,
 
     K⁰(x, x′) = σ_b² + σ_w² ⟨x, x′⟩ / d_in,
 
