@@ -39,7 +39,7 @@ MAX_SWEEPS = 100
 # Jitter added to K's diagonal when a factorization fails, relative to mean(diag K).
 JITTER_LEVELS = (1e-10, 1e-8, 1e-6, 1e-4)
 # Two points whose prior correlation is ±1 to this precision have tied outputs.
-DUPLICATE_CORRELATION = 1.0 - 1e-12
+TIED_CORRELATION = 1.0 - 1e-12
 _LOG_SQRT_2PI = 0.5 * math.log(2 * math.pi)
 
 
@@ -253,7 +253,7 @@ def _contradicting_pair(K: torch.Tensor, diag: torch.Tensor, y: torch.Tensor) ->
     for start in range(0, len(y), block):
         rows = slice(start, start + block)
         agreement = K[rows] * y[rows, None] * y[None, :]  # y_i y_j K_ij
-        hit = torch.nonzero(agreement <= -DUPLICATE_CORRELATION * scale[rows, None] * scale[None, :])
+        hit = torch.nonzero(agreement <= -TIED_CORRELATION * scale[rows, None] * scale[None, :])
         if len(hit):
             return start + int(hit[0, 0]), int(hit[0, 1])
     return None
