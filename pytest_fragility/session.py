@@ -217,11 +217,15 @@ class FragilitySession:
             write_html(Path(report_dir), report, command="pytest " + " ".join(self.config.invocation_params.args))
 
     def _baseline_for_test(self, test_id: str) -> Path:
-        """__fragility__/<module>/<test>.json beside the test file (or under --fragility-baseline-dir)."""
+        """__fragility__/<module>/<test>.json beside the test file (or under --fragility-baseline-dir).
+
+        A test in a class keeps its class in the name (TestA::test_x → TestA_test_x.json), so
+        same-named methods of two classes do not share a baseline.
+        """
         file_part, _, name = test_id.partition("::")
         path = self.config.rootpath / file_part
         directory = self.baseline_dir or path.parent / "__fragility__"
-        return baselines.baseline_path(directory, str(path), name.split("::")[-1])
+        return baselines.baseline_path(directory, str(path), name)
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if self.worker or not self.payloads:
