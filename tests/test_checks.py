@@ -298,8 +298,11 @@ def test_ranking_the_rungs_right_is_not_enough_without_resolving_their_differenc
     signs = {"base": np.array([1, -1, 1, -1]), "r1": np.array([1, 1, -1, -1]), "r2": np.array([1, -1, -1, 1])}
     levels = {"base": 0.0, "r1": 0.01, "r2": 1.0}
     error_levels = {"base": 1.0, "r1": 1.5, "r2": 2.25}
-    seed_means = lambda name: np.exp(levels[name] + 0.3 * signs[name][:, None] + np.zeros(len(SIZES)))  # noqa: E731
-    ladder = [curve(name, seed_means(name),
+
+    def measure_values(name: str) -> np.ndarray:
+        return np.exp(levels[name] + 0.3 * signs[name][:, None] + np.zeros(len(SIZES)))
+
+    ladder = [curve(name, measure_values(name),
                     noisy(error_levels[name] * BASE_ERROR, 0.01, seed=60 + i), kind="base" if i == 0 else "data")
               for i, name in enumerate(signs)]
     result = checks.data(context(*ladder), ["r1", "r2"])
