@@ -177,7 +177,9 @@ def scaling(ctx: Context, variant: str) -> CheckResult:
                          base_measure_exponent=ctx.measure_trend("base"),
                          base_error_exponent=ctx.error_trend("base"), difference=diff, tolerance=tol)
     text = f"Δ exponent {fmt(diff)} vs tolerance ±{tol:.3g}"
-    if not (math.isfinite(diff.low) and math.isfinite(diff.high)):
+    if not math.isfinite(tol):
+        result.reason = "no tolerance: exponent_relative needs a base test-error exponent, and it is undefined"
+    elif not (math.isfinite(diff.low) and math.isfinite(diff.high)):
         result.reason = f"no interval to judge: {text}"
     elif diff.low > tol or diff.high < -tol:
         result.verdict, result.reason = FRAGILE, f"changed: {text}"

@@ -5,6 +5,7 @@ The pytest plugin and the `fragility` command are thin layers over this function
 
 from __future__ import annotations
 
+import hashlib
 import math
 import numbers
 import platform
@@ -54,6 +55,7 @@ class MeasureUnderAudit:
     form: str
     scale: str | None
     cache_id: str | None = None
+    data_only: bool = False  # not post-mortem: the value depends on data and architecture only
 
 
 def resolve_measure(measure: Any, form: str | None, scale: str | None, options: dict[str, Any]) -> MeasureUnderAudit:
@@ -74,7 +76,7 @@ def resolve_measure(measure: Any, form: str | None, scale: str | None, options: 
             name=spec.name, raw=lambda run: spec.compute(run, **options),
             to_form=spec.to_bound if form == "bound" else (lambda raw, m: raw),
             form=form, scale=scale or spec.scale,
-            cache_id=f"{spec.name}@v{spec.version}|{option_text}")
+            cache_id=f"{spec.name}@v{spec.version}|{option_text}", data_only=not spec.post_mortem)
     if not callable(measure):
         raise ConfigurationError(f"measure must be a callable Run -> float or a measure name, got {measure!r}")
     if form not in (None, "as-returned"):
@@ -264,8 +266,7 @@ def measure_cells(subject: MeasureUnderAudit, runs: Sequence[Run], kinds: dict[s
             cell = Cell(run.variant, kinds.get(run.variant, "perturbation"), run.m, run.seed,
                         test_error=_number(run.test_error), train_error=_number(run.train_error),
                         converged=bool(run.converged))
-            if run.x_test is not None if run.key else False:
-                cell.n_test = len(run.x_test)
+            cell.n_test = run.n_test or DEFAULT_TEST_SET
             if cell.converged:
                 try:
                     cell.raw = _raw_value(subject, run, store)
@@ -281,14 +282,29 @@ def measure_cells(subject: MeasureUnderAudit, runs: Sequence[Run], kinds: dict[s
     return cells
 
 
-def _raw_value(subject: MeasureUnderAudit, run: Run, store: Any) -> float:
+def _value_key(subject: MeasureUnderAudit, run: Run) -> str | None:
+    """Where a built-in measure's value is cached: per network, or, for a measure that is
+    not post-mortem, per training set and architecture (so perturbations that only change
+    the optimizer share one computation of the marginal-likelihood bound)."""
     if subject.cache_id is None or not run.key:
+        return None
+    recipe = run.recipe
+    if not subject.data_only or recipe is None:
+        return run.key
+    data = (recipe.dataset, recipe.task, recipe.label_noise, recipe.pixel_shuffle, recipe.arch,
+            recipe.depth, recipe.dtype, run.m, run.seed)
+    return "data-" + hashlib.sha256(repr(data).encode()).hexdigest()
+
+
+def _raw_value(subject: MeasureUnderAudit, run: Run, store: Any) -> float:
+    key = _value_key(subject, run)
+    if key is None:
         return as_scalar(subject.raw(run))
-    cached = store.get_values(run.key).get(subject.cache_id)
+    cached = store.get_values(key).get(subject.cache_id)
     if cached is not None:
         return float(cached)
     value = as_scalar(subject.raw(run))
-    store.put_values(run.key, {subject.cache_id: value})
+    store.put_values(key, {subject.cache_id: value})
     return value
 
 

@@ -49,6 +49,7 @@ class Run:
         converged: bool = True,
         epochs: int | None = None,
         train_seconds: float | None = None,
+        n_test: int | None = None,
         key: str | None = None,
         source: RunSource | None = None,
     ) -> None:
@@ -77,6 +78,7 @@ class Run:
         self.converged = converged
         self.epochs = epochs
         self.train_seconds = train_seconds
+        self._n_test = n_test
         self.key = key
 
     # -- tensors, loaded lazily for cached runs ---------------------------------
@@ -116,6 +118,13 @@ class Run:
         if self._m is None:
             self._m = len(self.x_train)
         return self._m
+
+    @property
+    def n_test(self) -> int | None:
+        """Size of the test set (known without loading it for family runs)."""
+        if self._n_test is None and self._test is not None:
+            self._n_test = len(self._test[0])
+        return self._n_test
 
     @property
     def device(self) -> "torch.device":

@@ -36,6 +36,8 @@ def resolve_tolerances(overrides: Mapping[str, Any] | None) -> dict[str, Any]:
             raise unknown("tolerance key", key, list(TOLERANCES))
         if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
             raise ConfigurationError(f"tolerance {key!r} must be a number, got {value!r}")
+        if value is not None and value < 0:
+            raise ConfigurationError(f"tolerance {key!r} must be >= 0, got {value!r}")
         merged[key] = value
     if not 0 < merged["level"] < 1:
         raise ConfigurationError(f"tolerance 'level' must be in (0, 1), got {merged['level']!r}")

@@ -127,6 +127,7 @@ class Family:
             recipe=cell.recipe, train_error=record["train_error"], test_error=record["test_error"],
             train_loss=record["train_loss"], converged=record["converged"], epochs=record["epochs"],
             train_seconds=record["train_seconds"], key=cached.key,
+            n_test=load_dataset(cell.recipe.dataset, store.root, data_dir).x_test.shape[0],
         )
 
 
