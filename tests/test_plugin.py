@@ -13,15 +13,13 @@ import datetime
 import fnmatch
 import importlib.metadata
 import json
-import math
 import platform
 import re
-import sys
 
 import pytest
 
 import pytest_fragility.report.terminal
-import pytest_fragility.session  # noqa: F401  (see below)
+import pytest_fragility.session
 from pytest_fragility import cli
 
 # pytester restores sys.modules after each in-process run, and torch and numpy cannot be
@@ -208,14 +206,14 @@ def test_without_the_flag_nothing_heavy_is_imported_and_nothing_written(pytester
 
 BAD_DECORATIONS = {
     "family": ('family="toy-typo"', "unknown family 'toy-typo'; valid: *fcn-digits*, toy"),
-    "check": ('family="toy", checks=("trend", "sparkle")', "unknown check 'sparkle'; valid: benign, data, "
-              "invariance, predictive, scaling, tracking, trend, value"),
-    "tolerance": ('family="toy", tolerance={"exponnent": 0.3}', "unknown tolerance key 'exponnent'; valid: "
-                  "benign_exponent, benign_ratio, data_tau, exponent, exponent_relative, *"),
-    "perturbation": ('family="toy", perturbations=["lr×0.5"]', "perturbations: 'lr×0.5' is not a perturbation;"
-                     " build one with pf.perturb.*"),
-    "rung": ('family="toy", perturbations=[pf.data.label_noise(0.2)]', "perturbations: *label-noise=0.2* is not"
-             " a perturbation; build one with pf.perturb.*"),
+    "check": ('family="toy", checks=("trend", "sparkle")',
+              "unknown check 'sparkle'; valid: benign, data, invariance, predictive, scaling, tracking, trend, value"),
+    "tolerance": ('family="toy", tolerance={"exponnent": 0.3}',
+                  "unknown tolerance key 'exponnent'; valid: benign_exponent, benign_ratio, data_tau, exponent, *"),
+    "perturbation": ('family="toy", perturbations=["lr×0.5"]',
+                     "perturbations: 'lr×0.5' is not a perturbation; build one with pf.perturb.*"),
+    "rung": ('family="toy", perturbations=[pf.data.label_noise(0.2)]',
+             "perturbations: *label-noise=0.2* is not a perturbation; build one with pf.perturb.*"),
 }
 
 
@@ -232,8 +230,8 @@ def test_bad_decorator_arguments_fail_at_collection_listing_the_valid_choices(to
     result.assert_outcomes(errors=len(BAD_DECORATIONS) + 1)
     for _, message in BAD_DECORATIONS.values():
         result.stdout.fnmatch_lines([f"E   pytest_fragility.errors.ConfigurationError: {message}"])
-    result.stdout.fnmatch_lines(["E   pytest_fragility.errors.ConfigurationError: test_x: the test body is the "
-                                 "measure, so it needs a `run` argument *"])
+    missing_run = "test_x: the test body is the measure, so it needs a `run` argument *"
+    result.stdout.fnmatch_lines([f"E   pytest_fragility.errors.ConfigurationError: {missing_run}"])
 
 
 # ----------------------------------------------------------------------------- verdicts
@@ -384,8 +382,8 @@ def test_baselines_are_written_compared_and_drift_fails(toy, monkeypatch):
 def test_missing_baseline_warns_and_fails_when_strict(toy):
     result = run(toy, "--fragility", "-k", "robust", "--fragility-compare")
     result.assert_outcomes(passed=1, warnings=1)
-    result.stdout.fnmatch_lines(["*MissingBaselineWarning: no fragility baseline at *test_robust.json; "
-                                 "create it with pytest --fragility --fragility-update test_toy.py::test_robust"])
+    fix = "create it with pytest --fragility --fragility-update test_toy.py::test_robust"
+    result.stdout.fnmatch_lines([f"*MissingBaselineWarning: no fragility baseline at *test_robust.json; {fix}"])
 
     strict = run(toy, "--fragility", "-k", "robust", "--fragility-compare", "--fragility-strict")
     strict.assert_outcomes(failed=1)
@@ -541,7 +539,9 @@ def test_fragility_family_fixture_gives_runs_and_skips_without_the_flag(pytester
 def test_ci_environment_selects_the_ci_profile_and_the_option_overrides_it(toy, monkeypatch):
     run(toy, "--fragility", "-k", "robust").stdout.fnmatch_lines(["fragility: profile default, budget quick*"])
     monkeypatch.setenv("CI", "true")
-    run(toy, "--fragility", "-k", "robust").stdout.fnmatch_lines(["fragility: profile ci, *"])
+    ci = run(toy, "--fragility", "-k", "robust", "--fragility-compare")
+    ci.stdout.fnmatch_lines(["fragility: profile ci, *"])
+    ci.assert_outcomes(failed=1)  # the ci profile fails a missing baseline instead of warning
     run(toy, "--fragility", "-k", "robust", "--fragility-profile", "default").stdout.fnmatch_lines(
         ["fragility: profile default, *"])
 
