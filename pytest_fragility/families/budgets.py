@@ -1,8 +1,8 @@
 """Budgets: how big a family's grid is (sizes m, seeds, and a few recipe overrides).
 
     smoke     seconds: tiny nets and sizes, for tests of the tool itself
-    quick     the default: minutes on a laptop CPU
-    standard  more sizes and seeds: a longer CPU run or a small GPU
+    quick     the default: minutes on a laptop CPU (width 128 for the FCN families)
+    standard  more sizes and seeds: a longer CPU run or a small GPU (width 256)
     paper     the reference protocol: 21 log-spaced sizes from 100, 8 seeds, width 1,024
 """
 
@@ -57,15 +57,20 @@ class Budget:
         return f"{self.name}: {len(sizes)} sizes {sizes[0]}..{sizes[-1]}, {len(self.seeds)} seeds"
 
 
-def standard_budgets(width: int = 256) -> dict[str, Budget]:
-    """The four named budgets of the built-in families."""
+FCN_WIDTHS = {"smoke": 32, "quick": 128, "standard": 256, "paper": 1024}
+
+
+def standard_budgets(widths: dict[str, int] = FCN_WIDTHS) -> dict[str, Budget]:
+    """The four named budgets of the built-in families, with the width each one trains."""
     return {
         "smoke": Budget("smoke", seeds=(0, 1), sizes=(32, 64, 128),
-                        overrides=(("width", 32), ("batch_size", 32), ("max_epochs", 100))),
-        "quick": Budget("quick", seeds=(0, 1, 2, 3), count=5, low=100, high=1600),
-        "standard": Budget("standard", seeds=tuple(range(6)), count=8, low=100, high=4000),
+                        overrides=(("width", widths["smoke"]), ("batch_size", 32), ("max_epochs", 100))),
+        "quick": Budget("quick", seeds=(0, 1, 2, 3), count=5, low=100, high=1600,
+                        overrides=(("width", widths["quick"]),)),
+        "standard": Budget("standard", seeds=tuple(range(6)), count=8, low=100, high=4000,
+                           overrides=(("width", widths["standard"]),)),
         "paper": Budget("paper", seeds=PAPER_SEEDS, count=21, low=100, high=PAPER_MAX_SIZE,
-                        overrides=(("width", 1024),)),
+                        overrides=(("width", widths["paper"]),)),
     }
 
 
@@ -75,4 +80,3 @@ def pick(budgets: Mapping[str, Budget], name: str | Budget) -> Budget:
     if name not in budgets:
         raise unknown("budget", name, list(budgets))
     return budgets[name]
-

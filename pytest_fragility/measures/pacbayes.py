@@ -161,14 +161,15 @@ def pacbayes_bound(norm_squared: float, sigma: float, m: int) -> float:
     return norm_squared / (4 * sigma**2) + math.log(m / sigma) + 10
 
 
-def log_ratio_sum(v: torch.Tensor, d: torch.Tensor, scale: float, offset: float) -> float:
+def log_ratio_sum(v: torch.Tensor, d: torch.Tensor, scale: float, offset: float,
+                  epsilon: float = MAG_EPSILON) -> float:
     """¼ Σ_i ln[(ε² + (scale² + offset)·‖v‖²/ω) / (ε² + scale²·d_i²)], in float64.
 
     The KL term of the magnitude-aware bounds: offset = 1 for PAC-Bayes (eqs. 56–57),
     4 ln(2ω) for sharpness (eqs. 58–59); ω = number of parameters.
     """
     v, d = v.double(), d.double()
-    eps2 = MAG_EPSILON**2
+    eps2 = epsilon**2
     numerator = eps2 + (scale**2 + offset) * v.square().sum() / v.numel()
     return 0.25 * torch.log(numerator / (eps2 + scale**2 * d.square())).sum().item()
 

@@ -24,7 +24,6 @@ from typing import Any
 import torch
 
 from pytest_fragility.measures._perturbed import (
-    MAG_EPSILON,
     MAX_EXAMPLES,
     FlatModel,
     check_reachable,
@@ -36,10 +35,16 @@ from pytest_fragility.measures._perturbed import (
     search_seed,
     training_sample,
 )
+from pytest_fragility.errors import MeasureInputError
 from pytest_fragility.measures.pacbayes import JIANG, log_ratio_sum, pacbayes_bound
 from pytest_fragility.measures.registry import measure
 from pytest_fragility.run import Run
 
+# ε of the magnitude-aware box. Jiang et al. use 1e-3 for both searches, but a worst-case
+# perturbation adds up over all ω parameters (random noise only over √ω): on MNIST-sized
+# fully connected nets the ε-box alone already costs more than 0.1 training accuracy, so
+# the search could not start. 1e-5 keeps the box dominated by α|w_i|.
+SHARPNESS_EPSILON = 1e-5
 STEP_SCALE = 2.5  # step size = STEP_SCALE · half-width / steps (Madry et al. 2018)
 
 
@@ -64,12 +69,14 @@ class SharpnessSearch:
     examples: int
     magnitude_aware: bool
     seed: int
+    epsilon: float
 
 
-def box_half_width(w: torch.Tensor, alpha: float, magnitude_aware: bool) -> torch.Tensor:
+def box_half_width(w: torch.Tensor, alpha: float, magnitude_aware: bool,
+                   epsilon: float = SHARPNESS_EPSILON) -> torch.Tensor:
     """Per-parameter bound on |u_i|: α, or α|w_i| + ε when magnitude-aware."""
     if magnitude_aware:
-        return alpha * w.abs() + MAG_EPSILON
+        return alpha * w.abs() + epsilon
     return torch.full_like(w, alpha)
 
 
@@ -99,12 +106,13 @@ def sharpness_search(
     run: Run,
     *,
     magnitude_aware: bool = False,
-    restarts: int = 3,
-    steps: int = 10,
+    restarts: int = 2,
+    steps: int = 5,
     max_examples: int = MAX_EXAMPLES,
     target_drop: float = 0.1,
     seed: int | None = None,
     rtol: float = 1e-2,
+    epsilon: float = SHARPNESS_EPSILON,
 ) -> SharpnessSearch:
     """α at which the worst perturbation found in the α-box costs `target_drop` accuracy.
 
@@ -118,11 +126,13 @@ def sharpness_search(
         target_drop=target_drop, rtol=rtol,
     )
     seed = search_seed(run, seed)
-    key = ("sharpness", magnitude_aware, restarts, steps, max_examples, target_drop, seed, rtol)
+    if not epsilon >= 0:
+        raise MeasureInputError(f"sharpness search: epsilon must be >= 0, got {epsilon!r}")
+    key = ("sharpness", magnitude_aware, restarts, steps, max_examples, target_drop, seed, rtol, epsilon)
     return memoized(
         run, key,
         lambda: _search(run, magnitude_aware, restarts, steps, max_examples, target_drop,
-                        seed, rtol),
+                        seed, rtol, epsilon),
     )
 
 
@@ -135,6 +145,7 @@ def _search(
     target_drop: float,
     seed: int,
     rtol: float,
+    epsilon: float,
 ) -> SharpnessSearch:
     flat = FlatModel(run.model)
     generator = torch.Generator().manual_seed(seed)
@@ -146,7 +157,7 @@ def _search(
     check_reachable(clean, target_drop, run, "the sharpness search")
 
     def drop_at(alpha: float) -> float:
-        half_width = box_half_width(w, alpha, magnitude_aware)
+        half_width = box_half_width(w, alpha, magnitude_aware, epsilon)
         u = worst_case_perturbations(flat, starts, half_width, steps, x, y)
         return clean - flat.accuracies(w + u, x, y).min().item()
 
@@ -165,6 +176,7 @@ def _search(
         examples=len(x),
         magnitude_aware=magnitude_aware,
         seed=seed,
+        epsilon=epsilon,
     )
 
 
@@ -185,7 +197,7 @@ def sharpness_bound(v: torch.Tensor, alpha: float, m: int) -> float:
 
 
 def magnitude_aware_sharpness_bound(
-    v: torch.Tensor, d: torch.Tensor, alpha: float, m: int
+    v: torch.Tensor, d: torch.Tensor, alpha: float, m: int, epsilon: float = SHARPNESS_EPSILON
 ) -> float:
     """¼Σ ln[(ε² + (α² + 4ln2ω)‖v‖²/ω)/(ε² + α²d_i²)] + ln(m/σ′) + 10, σ′ = α/(2√ln2ω).
 
@@ -193,7 +205,7 @@ def magnitude_aware_sharpness_bound(
     """
     log_two_omega = _log_two_omega(v)
     sigma = alpha / (2 * math.sqrt(log_two_omega))
-    return log_ratio_sum(v, d, alpha, offset=4 * log_two_omega) + math.log(m / sigma) + 10
+    return log_ratio_sum(v, d, alpha, offset=4 * log_two_omega, epsilon=epsilon) + math.log(m / sigma) + 10
 
 
 @measure(
@@ -243,9 +255,9 @@ def sharpness_flatness(run: Run, **options: Any) -> float:
     random=True,
 )
 def sharpness_mag_orig(run: Run, **options: Any) -> float:
-    alpha = sharpness_search(run, magnitude_aware=True, **options).alpha
+    search = sharpness_search(run, magnitude_aware=True, **options)
     w = parameters_of(run)
-    return magnitude_aware_sharpness_bound(w, w, alpha, run.m)
+    return magnitude_aware_sharpness_bound(w, w, search.alpha, run.m, search.epsilon)
 
 
 @measure(
@@ -258,8 +270,8 @@ def sharpness_mag_orig(run: Run, **options: Any) -> float:
 )
 def sharpness_mag_init(run: Run, **options: Any) -> float:
     distance = distance_from_init(run, "sharpness_mag_init")
-    alpha = sharpness_search(run, magnitude_aware=True, **options).alpha
-    return magnitude_aware_sharpness_bound(distance, distance, alpha, run.m)
+    search = sharpness_search(run, magnitude_aware=True, **options)
+    return magnitude_aware_sharpness_bound(distance, distance, search.alpha, run.m, search.epsilon)
 
 
 @measure(
