@@ -18,7 +18,7 @@ import pytest
 
 from pytest_fragility import families
 from pytest_fragility.cache import ModelCache, default_cache_dir
-from pytest_fragility.errors import FragilityError
+from pytest_fragility.errors import ConfigurationError, FragilityError
 from pytest_fragility.report import baseline as baselines
 from pytest_fragility.settings import Profile, default_profile_name, get_profile
 from pytest_fragility.tolerances import parse_tolerance_lines
@@ -43,7 +43,10 @@ class FragilitySession:
         self.budget = self._setting("fragility_budget") or self.profile.budget
         self.device = self._setting("fragility_device") or self.profile.device
         seed = self._setting("fragility_seed")
-        self.seed = int(seed) if seed is not None else self.profile.seed
+        try:
+            self.seed = int(seed) if seed is not None else self.profile.seed
+        except ValueError:
+            raise ConfigurationError(f"fragility_seed must be an integer, got {seed!r}") from None
         cache_dir = self._setting("fragility_cache")
         self.cache = ModelCache(Path(cache_dir) if cache_dir else default_cache_dir(config.rootpath))
         data_dir = self._setting("fragility_data_dir")

@@ -553,6 +553,19 @@ def test_profile_registered_in_conftest_is_used(toy):
     result.assert_outcomes(failed=1)  # strict from the profile: inconclusive fails
 
 
+@pytest.mark.parametrize("args, ini, message", [
+    (["--fragility-profile", "nightly"], "", "unknown profile 'nightly'; valid: ci, default"),
+    ([], "fragility_tolerances = exponent = wide", "fragility_tolerances: 'exponent' needs a number, got 'wide'"),
+    ([], "fragility_seed = seven", "fragility_seed must be an integer, got 'seven'"),
+], ids=["profile", "tolerance", "seed"])
+def test_bad_settings_are_usage_errors_naming_the_setting(toy, args, ini, message):
+    toy.makeini(f"[pytest]\n{ini}\n")
+    result = run(toy, "--fragility", *args)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"ERROR: {message}"])
+    result.stdout.no_fnmatch_line("*INTERNALERROR*")
+
+
 def test_options_also_work_as_ini_keys(toy):
     toy.makeini("""
         [pytest]
