@@ -19,8 +19,10 @@ from pytest_fragility.families.toy import ToyFamily
 FAMILY = "toy-decorator"
 
 
-@pytest.fixture(autouse=True, scope="module")
-def toy_family():
+@pytest.fixture(autouse=True)
+def toy_family(monkeypatch):
+    """A toy family registered for each test; the registry is restored afterwards."""
+    monkeypatch.setattr(families, "_USER", dict(families._USER))
     families.register(ToyFamily(FAMILY), replace=True)
 
 

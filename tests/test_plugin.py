@@ -18,13 +18,15 @@ import re
 
 import pytest
 
+import pytest_fragility.families
 import pytest_fragility.report.terminal
 import pytest_fragility.session
+import pytest_fragility.settings
 from pytest_fragility import cli
 
 # pytester restores sys.modules after each in-process run, and torch and numpy cannot be
 # imported twice in one process: the plugin's session (which imports both) and the
-# renderer a test patches are loaded here, before any run, so every run shares them.
+# modules tests patch are loaded here, before any run, so every run shares them.
 
 TOY_CONFTEST = """
 import pytest_fragility as pf
@@ -91,11 +93,14 @@ ANSI = "\x1b["
 
 
 @pytest.fixture(autouse=True)
-def clean_environment(monkeypatch):
-    """Settings from the outer environment must not leak into the inner runs."""
+def isolated(monkeypatch):
+    """Settings from the outer environment must not leak into the inner runs, nor the
+    families and profiles that inner conftests register out of them."""
     for name in ("CI", "NO_COLOR", "FORCE_COLOR", "TOY_POWER", "FRAGILITY_CACHE_DIR", "FRAGILITY_DEVICE",
                  "FRAGILITY_DATA_DIR"):
         monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(pytest_fragility.families, "_USER", dict(pytest_fragility.families._USER))
+    monkeypatch.setattr(pytest_fragility.settings, "_PROFILES", dict(pytest_fragility.settings._PROFILES))
 
 
 @pytest.fixture
@@ -205,7 +210,7 @@ def test_without_the_flag_nothing_heavy_is_imported_and_nothing_written(pytester
 # ----------------------------------------------------------------------------- bad decorator arguments
 
 BAD_DECORATIONS = {
-    "family": ('family="toy-typo"', "unknown family 'toy-typo'; valid: *fcn-digits*, toy"),
+    "family": ('family="toy-typo"', "unknown family 'toy-typo'; valid: *fcn-digits*, toy*"),
     "check": ('family="toy", checks=("trend", "sparkle")',
               "unknown check 'sparkle'; valid: benign, data, invariance, predictive, scaling, tracking, trend, value"),
     "tolerance": ('family="toy", tolerance={"exponnent": 0.3}',
@@ -554,7 +559,7 @@ def test_profile_registered_in_conftest_is_used(toy):
 
 
 @pytest.mark.parametrize("args, ini, message", [
-    (["--fragility-profile", "nightly"], "", "unknown profile 'nightly'; valid: ci, default"),
+    (["--fragility-profile", "weekly"], "", "unknown profile 'weekly'; valid: ci, default"),
     ([], "fragility_tolerances = exponent = wide", "fragility_tolerances: 'exponent' needs a number, got 'wide'"),
     ([], "fragility_seed = seven", "fragility_seed must be an integer, got 'seven'"),
 ], ids=["profile", "tolerance", "seed"])
