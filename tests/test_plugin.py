@@ -464,13 +464,15 @@ def test_xdist_gives_the_same_verdicts_and_json_as_a_single_process(pytester):
 # ----------------------------------------------------------------------------- terminal output
 
 
-def failure_section(result):
-    return section(result.stdout.str(), "= FAILURES =", "= fragility audits =")
+def failure_diff(result):
+    """The plugin's failure text: the FAILURES section less pytest's own (coloured) headers."""
+    text = section(result.stdout.str(), "= FAILURES =", "= fragility audits =")
+    return "\n".join(line for line in text.splitlines() if "_ test_" not in line)
 
 
 def test_color_yes_colours_the_failure_diff(toy):
     result = run(toy, "--fragility", "-k", "fragile", "--color=yes")
-    assert ANSI in failure_section(result)
+    assert ANSI in failure_diff(result)
 
 
 @pytest.mark.parametrize("setting", [{"args": ["--color=no"]}, {"env": {"NO_COLOR": "1"}},
@@ -482,13 +484,13 @@ def test_colour_switched_off_leaves_no_escapes(toy, monkeypatch, setting):
         monkeypatch.setenv(name, value)
     result = run(toy, "--fragility", "-k", "fragile", *setting.get("args", []))
     result.assert_outcomes(failed=1)
-    assert "sign flipped" in failure_section(result) and ANSI not in result.stdout.str()
+    assert "sign flipped" in failure_diff(result) and ANSI not in result.stdout.str()
 
 
 def test_forced_colour_is_the_control_for_the_escape_checks(toy, monkeypatch):
     monkeypatch.delenv("PY_COLORS")
     monkeypatch.setenv("FORCE_COLOR", "1")
-    assert ANSI in failure_section(run(toy, "--fragility", "-k", "fragile"))
+    assert ANSI in failure_diff(run(toy, "--fragility", "-k", "fragile"))
 
 
 def test_summary_lists_every_audit(toy, monkeypatch):
