@@ -97,7 +97,7 @@ class FragilitySession:
         return self.config.get_terminal_writer().hasmarkup
 
     def width(self) -> int:
-        return max(80, self.config.get_terminal_writer().fullwidth)
+        return max(120, self.config.get_terminal_writer().fullwidth)  # long lines soft-wrap; no hard breaks in logs
 
     # -- fixtures ---------------------------------------------------------------------
     def family_runs(self, name: str | None, *, budget: str | None = None, variants: Any = ()) -> Any:
@@ -129,7 +129,7 @@ class FragilitySession:
         pyfuncitem.stash[PAYLOAD] = payload
         problems = []
         if not result.passed(strict=self.strict):
-            problems.append(result.summary() if not self.color() else self._render(payload))
+            problems.append(self._render(payload))
         if self.compare and not self.update:
             problems += self._compare_baseline(pyfuncitem, payload)
         if problems:
@@ -199,7 +199,8 @@ class FragilitySession:
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
-        if self.worker or not self.payloads:
+        json_path = self._setting("fragility_json")
+        if self.worker or not (self.payloads or json_path):
             return
         from pytest_fragility.engine import environment
         from pytest_fragility.report.json_report import build_report, write_report
@@ -210,11 +211,10 @@ class FragilitySession:
                 baselines.write_json(self._baseline_for_test(payload["test"]), baselines.summarize(payload, env))
         report = build_report(self.payloads, env)
         self.config.hook.pytest_fragility_update_json(config=self.config, report=report)
-        json_path = self._setting("fragility_json")
-        if json_path:
+        if json_path:  # written even when no audit ran, so CI finds the file it expects
             write_report(Path(json_path), report)
         report_dir = self._setting("fragility_report")
-        if report_dir:
+        if report_dir and self.payloads:
             from pytest_fragility.report.html import write_html
 
             write_html(Path(report_dir), report, command="pytest " + " ".join(self.config.invocation_params.args))
