@@ -23,12 +23,12 @@ _LAZY = {
     "register_profile": ("pytest_fragility.settings", "register_profile"),
     "FragilityError": ("pytest_fragility.errors", "FragilityError"),
 }
-_SUBMODULES = ("measures", "families", "perturb", "data", "stats")
+_SUBMODULES = ("measures", "families", "perturb", "data", "stats", "errors")
 
 __all__ = sorted([*_LAZY, *_SUBMODULES, "__version__"])
 
 if TYPE_CHECKING:  # pragma: no cover
-    from pytest_fragility import data, families, measures, perturb, stats
+    from pytest_fragility import data, errors, families, measures, perturb, stats
     from pytest_fragility.engine import AuditResult, audit
     from pytest_fragility.check import fragility_check
     from pytest_fragility.errors import FragilityError

@@ -96,7 +96,7 @@ def command_audit(args: argparse.Namespace) -> int:
 
     from pytest_fragility import families, measures
     from pytest_fragility.cache import ModelCache, default_cache_dir
-    from pytest_fragility.engine import audit, environment
+    from pytest_fragility.engine import audit, environment, precompute
     from pytest_fragility.report.html import write_html
     from pytest_fragility.report.json_report import build_report, write_report
     from pytest_fragility.report.terminal import render_summary
@@ -124,6 +124,7 @@ def command_audit(args: argparse.Namespace) -> int:
                       f"{report.non_converged} not converged, {len(report.failed)} failed)")
         for failure in list(report.failed.values())[:5]:
             console.print(f"[magenta]training failed:[/magenta] {failure}")
+    precompute(names, runs, store, progress=not args.no_progress)
     payloads = []
     for name in names:
         result = audit(name, family, perturbations, rungs, checks=args.checks.split(","), budget=args.budget,

@@ -282,6 +282,29 @@ def measure_cells(subject: MeasureUnderAudit, runs: Sequence[Run], kinds: dict[s
     return cells
 
 
+def precompute(names: Sequence[str], runs: Sequence[Run], store: Any, *, progress: bool = True,
+               measure_options: dict[str, Any] | None = None) -> None:
+    """Compute many built-in measures in one pass over the runs, into the value cache.
+
+    Auditing measures one at a time would load every run once per measure and repeat the
+    σ and α searches that several measures share; here each run is loaded once and its
+    searches are shared. A failure is left for the audit to report with the run named.
+    """
+    subjects = [resolve_measure(name, None, None, dict(measure_options or {})) for name in names]
+    with _progress(progress, len(runs)) as advance:
+        for run in runs:
+            if run.converged:
+                for subject in subjects:
+                    try:
+                        _raw_value(subject, run, store)
+                    except Exception:  # reported by the audit itself, which recomputes it
+                        pass
+            release = getattr(run, "release", None)
+            if release is not None:
+                release()
+            advance(1)
+
+
 def _value_key(subject: MeasureUnderAudit, run: Run) -> str | None:
     """Where a built-in measure's value is cached: per network, or, for a measure that is
     not post-mortem, per training set and architecture (so perturbations that only change

@@ -1,0 +1,25 @@
+"""Two audits of measures on the custom family of conftest.py.
+
+`pytest --fragility examples/` runs them (`--fragility-budget smoke` for seconds). The
+marginal-likelihood bound depends only on the data and the architecture, so benign
+training changes cannot move it, and it follows label noise. Path norm is fragile here:
+switching SGD to Adam changes its value far more than test error changes.
+"""
+
+import pytest
+
+import pytest_fragility as pf
+
+PERTURBATIONS = [pf.perturb.lr(0.5), pf.perturb.optimizer("adam")]
+LADDER = [pf.data.label_noise(0.2), pf.data.label_noise(0.4)]
+
+
+@pf.fragility_check(family="mlp-my-data", perturbations=PERTURBATIONS, data=LADDER)
+def test_marginal_likelihood_bound_is_robust(run):
+    return pf.measures.marginal_likelihood_bound(run)
+
+
+@pytest.mark.xfail(strict=True, reason="path norm is fragile: Adam changes it, test error barely moves")
+@pf.fragility_check(family="mlp-my-data", perturbations=PERTURBATIONS, checks=("benign", "trend", "value"))
+def test_path_norm_is_fragile(run):
+    return pf.measures.path_norm(run)

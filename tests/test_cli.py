@@ -1,0 +1,95 @@
+"""The main job end to end at the smoke budget, and the other `fragility` commands."""
+
+import json
+import re
+from pathlib import Path
+
+import matplotlib.image
+import pytest
+
+import pytest_fragility as pf
+from pytest_fragility.cli import main, parse_variant
+
+MEASURES = "path_norm,log_prod_of_spec,pacbayes_orig,marginal_likelihood_bound"
+
+
+@pytest.fixture(scope="module")
+def audited(shared_cache, tmp_path_factory):
+    out = tmp_path_factory.mktemp("report")
+    code = main(["audit", "--budget", "smoke", "--measures", MEASURES, "--cache", str(shared_cache),
+                 "--report", str(out), "--no-progress"])
+    return code, out, shared_cache
+
+
+def test_audit_writes_the_json_report_of_every_measure(audited):
+    code, out, _ = audited
+    assert code == 0  # --fail-on defaults to never
+    report = json.loads((out / "report.json").read_text())
+    assert report["schema_version"] == 1 and report["environment"]["torch"]
+    assert [a["measure"] for a in report["audits"]] == MEASURES.split(",")
+    for audit in report["audits"]:
+        assert audit["family"] == "fcn-mnist5k" and audit["budget"] == "smoke" and audit["form"] == "bound"
+        assert audit["verdict"] in ("stable", "fragile", "inconclusive", "error")
+        assert set(audit["curves"]) == {"base", "lr×0.5", "lr×2", "optimizer=sgd-momentum", "optimizer=adam",
+                                        "label-noise=0.2", "label-noise=0.4", "dataset=mnist1d"}
+        assert {c["check"] for c in audit["checks"]} >= {"benign", "trend", "scaling", "value", "data"}
+        assert audit["runs"]["total"] == 8 * 3 * 2
+
+
+def test_html_report_references_images_that_exist_and_decode(audited):
+    _, out, _ = audited
+    page = (out / "index.html").read_text()
+    images = re.findall(r'<img src="([^"]+)"', page)
+    assert len(images) == len(MEASURES.split(","))
+    for name in images:
+        pixels = matplotlib.image.imread(out / name)
+        assert pixels.shape[0] > 200 and pixels.shape[1] > 400
+        assert pixels.std() > 0.05  # not a blank image
+    assert "fragility audit --budget smoke" in page and "trained" in page
+
+
+def test_second_run_loads_everything_from_the_cache(audited, tmp_path):
+    _, _, cache = audited
+    assert main(["audit", "--budget", "smoke", "--measures", MEASURES, "--cache", str(cache),
+                 "--report", str(tmp_path), "--no-progress"]) == 0
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert all(a["runs"]["trained"] == 0 and a["runs"]["cached"] == 48 for a in report["audits"])
+
+
+def test_fail_on_fragile_sets_the_exit_code(audited, tmp_path):
+    _, out, cache = audited
+    verdicts = {a["verdict"] for a in json.loads((out / "report.json").read_text())["audits"]}
+    code = main(["audit", "--budget", "smoke", "--measures", MEASURES, "--cache", str(cache),
+                 "--report", str(tmp_path), "--no-progress", "--fail-on", "fragile"])
+    assert code == (1 if verdicts & {"fragile", "error"} else 0)
+
+
+def test_listing_commands(capsys, shared_cache):
+    assert main(["families"]) == 0
+    assert "fcn-mnist5k" in capsys.readouterr().out
+    assert main(["measures"]) == 0
+    listed = capsys.readouterr().out
+    assert all(name in listed for name in pf.measures.available())
+    assert main(["cache", "info", "--cache", str(shared_cache)]) == 0
+    assert re.search(r": \d+ runs, [\d.]+ MB", capsys.readouterr().out)
+
+
+def test_unknown_names_are_usage_errors(capsys, tmp_path):
+    assert main(["audit", "--measures", "path_nrom", "--cache", str(tmp_path)]) == 2
+    assert "unknown measure 'path_nrom'" in capsys.readouterr().err
+    assert main(["audit", "--family", "fcn-mnist6k", "--cache", str(tmp_path)]) == 2
+    assert "unknown family 'fcn-mnist6k'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("variant", [
+    pf.perturb.lr(0.5), pf.perturb.lr(2.0), pf.perturb.optimizer("adam"), pf.perturb.optimizer("adam", lr=3e-4),
+    pf.perturb.batch_size(32), pf.perturb.width(512), pf.perturb.init_scale(2.0), pf.perturb.weight_decay(5e-4),
+    pf.perturb.train_after_fit(20), pf.data.label_noise(0.2), pf.data.dataset("mnist1d"), pf.data.pixel_shuffle(),
+])
+def test_every_variant_name_parses_back_to_the_variant(variant):
+    assert parse_variant(variant.name) == variant
+
+
+def test_unreadable_variant_names_say_how_to_write_them():
+    with pytest.raises(pf.errors.ConfigurationError, match="cannot read variant 'learning-rate-half'"):
+        parse_variant("learning-rate-half")
