@@ -97,6 +97,7 @@ class ModelCache:
     def __init__(self, root: Path | str, *, readonly: bool = False) -> None:
         self.root = Path(root)
         self.readonly = readonly
+        self._values_read: dict[str, dict[str, float]] = {}  # value files read by this process
 
     def __repr__(self) -> str:
         return f"ModelCache({str(self.root)!r})"
@@ -163,21 +164,25 @@ class ModelCache:
         return CachedRun(key, path, record)
 
     # -- measure values -----------------------------------------------------------
-    def get_values(self, key: str) -> dict[str, float]:
+    def get_values(self, key: str, *, fresh: bool = False) -> dict[str, float]:
+        """Measure values cached for `key` (read from disk once per process unless `fresh`)."""
+        if not fresh and key in self._values_read:
+            return self._values_read[key]
         path = self._values(key)
         try:
-            return json.loads(path.read_text())
-        except FileNotFoundError:
-            return {}
+            values = json.loads(path.read_text())
         except (OSError, json.JSONDecodeError):
-            return {}  # a damaged value file only costs a recomputation
+            values = {}  # missing, or damaged: that only costs a recomputation
+        self._values_read[key] = values
+        return values
 
     def put_values(self, key: str, values: dict[str, float]) -> None:
         """Merge measure values into the run's value file, under the run's lock."""
         if self.readonly or not values:
             return
         with self.lock(key):
-            merged = {**self.get_values(key), **values}
+            merged = {**self.get_values(key, fresh=True), **values}
+            self._values_read[key] = merged
             path = self._values(key)
             path.parent.mkdir(parents=True, exist_ok=True)
             tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")

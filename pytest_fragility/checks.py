@@ -99,17 +99,24 @@ class Context:
     scale: Scale
     tolerances: dict[str, Any]
     seed: int = 0
+    _trends: dict[tuple[str, str], Estimate] = field(default_factory=dict, repr=False)
 
     def boot(self) -> dict[str, Any]:
         return {"level": self.tolerances["level"], "n_boot": int(self.tolerances["n_boot"]), "seed": self.seed}
 
     def measure_trend(self, variant: str) -> Estimate:
-        curve = self.curves[variant]
-        return stats.trend(curve.m, curve.values, self.scale, **self.boot())
+        """The variant's measure trend (computed once: several checks report it)."""
+        if ("measure", variant) not in self._trends:
+            curve = self.curves[variant]
+            self._trends["measure", variant] = stats.trend(curve.m, curve.values, self.scale, **self.boot())
+        return self._trends["measure", variant]
 
     def error_trend(self, variant: str) -> Estimate:
-        curve = self.curves[variant]
-        return stats.trend(curve.m, curve.test_error, "linear", **self.boot())
+        """The variant's test-error exponent (computed once)."""
+        if ("error", variant) not in self._trends:
+            curve = self.curves[variant]
+            self._trends["error", variant] = stats.trend(curve.m, curve.test_error, "linear", **self.boot())
+        return self._trends["error", variant]
 
     def aligned(self, a: str, b: str, attribute: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Two variants' arrays on their common sizes and seeds (for paired statistics)."""
