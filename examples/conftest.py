@@ -41,7 +41,7 @@ pf.families.register(pf.Family(
     model=two_layer_mlp,
     dataset=my_dataset(),
     budgets={
-        "smoke": Budget("smoke", seeds=(0, 1, 2, 3), sizes=(100, 200, 400, 800)),
+        "smoke": Budget("smoke", seeds=(0, 1, 2, 3), sizes=(100, 200, 400)),
         "quick": Budget("quick", seeds=tuple(range(8)), count=6, low=100, high=4000),
     },
     description="your own data and model: a two-layer MLP on a 20-feature binary problem",

@@ -133,11 +133,12 @@ def command_audit(args: argparse.Namespace) -> int:
         payloads.append({"test": f"fragility audit::{name}", **result.to_dict()})
     rows = [{"test": p["measure"], "audit": p} for p in payloads]
     console.print(render_summary(rows, color=console.is_terminal, width=console.width, label="measure"))
-    document = build_report(payloads, environment(), {"command": _command_line()})
+    command = _command_line(args.argv)
+    document = build_report(payloads, environment(), {"command": command}, sort=False)
     manager.hook.pytest_fragility_update_json(config=None, report=document)
     json_path = Path(args.json) if args.json else Path(args.report) / "report.json"
     write_report(json_path, document)
-    index = write_html(Path(args.report), document, command=_command_line(), figure_cache=store.root / "figures")
+    index = write_html(Path(args.report), document, command=command, figure_cache=store.root / "figures")
     console.print(f"report: {index}  json: {json_path}  ({time.perf_counter() - started:.1f} s)")
     verdicts = {p["verdict"] for p in payloads}
     failing = {"fragile": {"fragile", "error"}, "inconclusive": {"fragile", "error", "inconclusive"},
@@ -149,8 +150,8 @@ def _split(text: str) -> list[str]:
     return [t for t in (s.strip() for s in text.split(",")) if t]
 
 
-def _command_line() -> str:
-    return "fragility " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+def _command_line(argv: Sequence[str]) -> str:
+    return "fragility " + " ".join(shlex.quote(a) for a in argv)
 
 
 def command_families(args: argparse.Namespace) -> int:
@@ -248,7 +249,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
+    args.argv = argv
     try:
         return args.handler(args)
     except FragilityError as error:

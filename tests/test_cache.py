@@ -111,7 +111,8 @@ def test_measure_values_merge_and_survive_a_damaged_file(tmp_path):
     cache.put_values("ab12", {"params": 10.0})
     assert cache.get_values("ab12") == {"path_norm": 1.5, "params": 10.0}
     (tmp_path / "values" / "ab" / "ab12.json").write_text("{broken")
-    assert cache.get_values("ab12") == {}
+    assert cache.get_values("ab12", fresh=True) == {}
+    assert ModelCache(tmp_path).get_values("ab12") == {}  # another process
 
 
 def test_clear_removes_everything(tmp_path):

@@ -60,7 +60,10 @@ def _base_estimate(e: dict[str, Any] | None) -> str:
 
 def figure_key(audit: dict[str, Any]) -> str:
     """Hash of what the figure draws (not of run counts, which differ cold vs warm)."""
+    from pytest_fragility.report.plots import VERSION
+
     drawn = {k: audit[k] for k in ("measure", "family", "verdict", "form", "scale", "curves")}
+    drawn["plot_version"] = VERSION
     return hashlib.sha256(json.dumps(drawn, sort_keys=True).encode()).hexdigest()[:24]
 
 

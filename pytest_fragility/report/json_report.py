@@ -12,13 +12,17 @@ SCHEMA_VERSION = 1
 
 
 def build_report(audits: Iterable[dict[str, Any]], environment: dict[str, Any],
-                 extra: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The report document; audits sorted by test id so parallel runs give the same file."""
+                 extra: dict[str, Any] | None = None, *, sort: bool = True) -> dict[str, Any]:
+    """The report document. Audits are sorted by test id (so parallel runs give the same
+    file) unless `sort` is False, which keeps the caller's order."""
+    audits = list(audits)
+    if sort:
+        audits.sort(key=lambda a: (a.get("test") or "", a["measure"], a["family"]))
     return {
         "schema_version": SCHEMA_VERSION,
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "environment": environment,
-        "audits": sorted(audits, key=lambda a: (a.get("test") or "", a["measure"], a["family"])),
+        "audits": audits,
         **(extra or {}),
     }
 

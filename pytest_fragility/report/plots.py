@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+VERSION = 2  # part of the figure cache key: bump when the drawing changes
 COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf"]
 
 
@@ -65,8 +66,8 @@ def audit_figure(audit: dict[str, Any], path: str | Path | None = None, dpi: int
         _panel(axes[r, 0], group, "values", positive, f"{audit['measure']} ({form}) — {label}")
         if show_raw:
             raw = _array(sum((c["raw"] for c in group), []))
-            _panel(axes[r, 1], group, "raw", bool(np.nanmin(raw) > 0) if np.isfinite(raw).any() else False,
-                   f"{audit['measure']} (raw) — {label}")
+            raw_positive = positive and np.isfinite(raw).any() and bool(np.nanmin(raw) > 0)
+            _panel(axes[r, 1], group, "raw", raw_positive, f"{audit['measure']} (raw) — {label}")
         _panel(axes[r, columns - 1], group, "test_error", True, f"test error — {label}")
         axes[r, columns - 1].legend(fontsize=7, loc="best")
     figure.suptitle(f"{audit['measure']} on {audit['family']}: {audit['verdict']}", fontsize=11)

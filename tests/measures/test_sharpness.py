@@ -13,7 +13,8 @@ from torch.nn.utils import vector_to_parameters
 
 import pytest_fragility.measures as measures
 from pytest_fragility.errors import ConfigurationError, MeasureInputError
-from pytest_fragility.measures._perturbed import MAG_EPSILON, FlatModel
+from pytest_fragility.measures._perturbed import FlatModel
+from pytest_fragility.measures.sharpness import SHARPNESS_EPSILON
 from pytest_fragility.measures.sharpness import (
     box_half_width,
     sharpness_search,
@@ -53,11 +54,11 @@ def test_alpha_matches_the_worst_case_of_a_one_dimensional_classifier(magnitude_
     # 20 of the 200 points, the 20th sits at 0.195: t = 0.195.
     # Plain box r_w = r_b = α: α/(1 − α) = t. Magnitude-aware r_w = α + ε, r_b = ε:
     # ε/(1 − α − ε) = t.
-    t, eps = 0.195, MAG_EPSILON
+    t, eps = 0.195, 1e-3  # an ε large enough to matter in one dimension
     expected = 1 - eps * (1 + 1 / t) if magnitude_aware else t / (1 + t)
     # Sign ascent with step 2.5·r/3 reaches a corner of the 2-D box within three steps.
     search = sharpness_search(boundary_run(), magnitude_aware=magnitude_aware, rtol=1e-4,
-                              restarts=2, steps=3)
+                              restarts=2, steps=3, epsilon=eps)
     assert search.alpha == pytest.approx(expected, rel=3e-4)
     assert search.accuracy_drop == pytest.approx(0.1)
 
@@ -68,7 +69,7 @@ def test_ascent_stays_in_the_box_and_raises_the_loss(relu_run):
     starts = 2 * torch.rand(3, flat.size, generator=torch.Generator().manual_seed(0)) - 1
     for magnitude_aware in (False, True):
         half_width = box_half_width(flat.vector, 0.05, magnitude_aware)
-        expected = 0.05 * flat.vector.abs() + MAG_EPSILON if magnitude_aware else 0.05
+        expected = 0.05 * flat.vector.abs() + SHARPNESS_EPSILON if magnitude_aware else 0.05
         assert torch.allclose(half_width, torch.as_tensor(expected).expand_as(half_width))
 
         u = worst_case_perturbations(flat, starts, half_width, steps=5, x=x, y=y)
@@ -138,7 +139,7 @@ def test_bounds_match_numpy(relu_run):
     alpha_mag = sharpness_search(run, magnitude_aware=True, **QUICK).alpha
     w = flat_numpy(run.model)
     w0 = flat_numpy(run.init_model)
-    omega, m, eps = w.size, len(run.x_train), 1e-3
+    omega, m, eps = w.size, len(run.x_train), SHARPNESS_EPSILON
     log2w = np.log(2 * omega)
 
     def plain(v: np.ndarray) -> float:  # eqs. 50–51 with σ′ = α/√ln(2ω)
