@@ -56,12 +56,24 @@ def parse_variant(text: str, named: dict[str, Variant] | None = None) -> Variant
 
 
 def _plugin_manager() -> Any:
-    """pluggy manager for extension packages (entry-point group `pytest_fragility`)."""
+    """pluggy manager for extension packages (entry-point group `pytest_fragility`).
+
+    Like pytest's own manager it accepts unmarked ``pytest_fragility_*`` functions, so one
+    module serves as both a pytest plugin and a command extension.
+    """
     import pluggy
 
     from pytest_fragility import families, hookspec
 
-    manager = pluggy.PluginManager("pytest")
+    class Manager(pluggy.PluginManager):
+        def parse_hookimpl_opts(self, plugin: Any, name: str) -> Any:
+            options = super().parse_hookimpl_opts(plugin, name)
+            if options is None and name.startswith("pytest_fragility_") and callable(getattr(plugin, name, None)):
+                return {"wrapper": False, "hookwrapper": False, "optionalhook": False,
+                        "tryfirst": False, "trylast": False, "specname": None}
+            return options
+
+    manager = Manager("pytest")
     manager.add_hookspecs(hookspec)
     manager.load_setuptools_entrypoints("pytest_fragility")
     for registered in manager.hook.pytest_fragility_families(config=None):
