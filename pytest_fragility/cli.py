@@ -112,6 +112,7 @@ def command_audit(args: argparse.Namespace) -> int:
     from pytest_fragility.report.html import write_html
     from pytest_fragility.report.json_report import build_report, write_report
     from pytest_fragility.report.terminal import render_summary
+    from pytest_fragility.train.executor import get_executor
 
     started = time.perf_counter()
     console = Console(stderr=False)
@@ -128,8 +129,9 @@ def command_audit(args: argparse.Namespace) -> int:
     console.print(f"[bold]fragility audit[/bold]: {len(names)} measures on {family.name}, budget {args.budget}, "
                   f"device {args.device or 'cpu'}; perturbations {', '.join(v.name for v in perturbations) or 'none'}; "
                   f"ladder {', '.join(v.name for v in rungs) or 'none'}; cache {store.root}")
+    executor = get_executor(args.executor, address=args.ray_address)
     runs = family.runs(args.budget, [*perturbations, *rungs], device=args.device, cache=store,
-                       data_dir=args.data_dir, progress=not args.no_progress)
+                       data_dir=args.data_dir, progress=not args.no_progress, executor=executor)
     report = getattr(runs, "report", None)
     if report is not None:
         console.print(f"runs: {len(runs)} ({report.trained} trained, {report.cached} from cache, "
@@ -167,12 +169,18 @@ def _command_line(argv: Sequence[str]) -> str:
 
 
 def command_families(args: argparse.Namespace) -> int:
+    import os
+
     from pytest_fragility import families
+    from pytest_fragility.families.datasets import LOCAL_DATASETS, local_dataset_present
 
     _plugin_manager()
+    data_dir = args.data_dir or os.environ.get("FRAGILITY_DATA_DIR")
     for name in families.available():
         family = families.get(name)
-        print(f"{name:<20} {getattr(family, 'description', '')}")
+        dataset = getattr(getattr(family, "recipe", None), "dataset", None)
+        missing = dataset in LOCAL_DATASETS and not local_dataset_present(dataset, Path(data_dir) if data_dir else None)
+        print(f"{name:<20} {getattr(family, 'description', '')}" + ("  [local data not found]" if missing else ""))
     return 0
 
 
@@ -243,9 +251,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--data-dir", help="folder of local datasets (default FRAGILITY_DATA_DIR)")
     run.add_argument("--fail-on", choices=FAIL_ON, default="never",
                      help="exit 1 when a measure is fragile (or inconclusive); default never")
+    run.add_argument("--executor", choices=("local", "ray"), default="local", help="where networks train")
+    run.add_argument("--ray-address", help="Ray cluster (default RAY_ADDRESS, else a local Ray)")
     run.add_argument("--no-progress", action="store_true", help="no progress bars")
     run.set_defaults(handler=command_audit)
-    sub.add_parser("families", help="list families").set_defaults(handler=command_families)
+    listing = sub.add_parser("families", help="list families (and whether local data is present)")
+    listing.add_argument("--data-dir", help="folder of local datasets (default FRAGILITY_DATA_DIR)")
+    listing.set_defaults(handler=command_families)
     sub.add_parser("measures", help="list measures").set_defaults(handler=command_measures)
     cache = sub.add_parser("cache", help="inspect or clear the model cache")
     cache.add_argument("action", choices=("info", "clear"))

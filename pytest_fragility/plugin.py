@@ -33,6 +33,11 @@ OPTIONS: list[tuple[str, dict[str, Any], str, str]] = [
      "fragility_seed", "string"),
     ("--fragility-profile", {"metavar": "NAME", "help": "settings profile (default: ci when CI is set)"},
      "fragility_profile", "string"),
+    ("--fragility-executor", {"metavar": "NAME", "help": "where networks train: local (default) or ray"},
+     "fragility_executor", "string"),
+    ("--fragility-ray-address", {"metavar": "ADDRESS", "help": "Ray cluster for --fragility-executor ray "
+                                 "(default RAY_ADDRESS, else a local Ray)"},
+     "fragility_ray_address", "string"),
     ("--fragility-baseline-dir", {"metavar": "DIR", "help": "where baselines live (default: __fragility__ beside each test file)"},
      "fragility_baseline_dir", "string"),
 ]

@@ -22,6 +22,7 @@ from pytest_fragility.errors import ConfigurationError, FragilityError
 from pytest_fragility.report import baseline as baselines
 from pytest_fragility.settings import Profile, default_profile_name, get_profile
 from pytest_fragility.tolerances import parse_tolerance_lines
+from pytest_fragility.train.executor import get_executor
 
 PAYLOAD = pytest.StashKey[dict]()
 NODE_ID = pytest.StashKey[str]()
@@ -57,6 +58,8 @@ class FragilitySession:
         baseline_dir = self._setting("fragility_baseline_dir")
         self.baseline_dir = Path(baseline_dir) if baseline_dir else None
         self.tolerances = parse_tolerance_lines(config.getini("fragility_tolerances"))
+        self.executor = get_executor(self._setting("fragility_executor"),
+                                     address=self._setting("fragility_ray_address"))
         self.worker = hasattr(config, "workerinput")
         self.payloads: list[dict[str, Any]] = []
 
@@ -105,7 +108,8 @@ class FragilitySession:
             raise FragilityError("fragility_family needs a family name: fragility_family('fcn-digits')")
         with self._visible_progress() as progress:
             return families.get(name).runs(budget or self.budget, list(variants), device=self.device,
-                                           cache=self.cache, data_dir=self.data_dir, progress=progress)
+                                           cache=self.cache, data_dir=self.data_dir, progress=progress,
+                                           executor=self.executor)
 
     # -- hooks ----------------------------------------------------------------------------
     @pytest.hookimpl(trylast=True)
@@ -160,7 +164,7 @@ class FragilitySession:
                 checks=spec.checks, tolerance={**self.tolerances, **spec.tolerance},
                 budget=spec.budget or self.budget, device=self.device, cache=self.cache,
                 data_dir=self.data_dir, scale=spec.scale, form=spec.form, expect=spec.expect,
-                seed=self.seed, progress=progress)
+                seed=self.seed, progress=progress, executor=self.executor)
 
     def _compare_baseline(self, item: pytest.Item, payload: dict[str, Any]) -> list[str]:
         from pytest_fragility.engine import environment

@@ -104,14 +104,17 @@ class Family:
              device: str | torch.device | None = None, cache: ModelCache | str | Path | None = None,
              data_dir: str | Path | None = None, executor: Any = None,
              progress: bool = True) -> "RunSet":
-        """Runs of the grid, training (batched) whatever the cache lacks."""
-        from pytest_fragility.train.executor import LocalExecutor
+        """Runs of the grid, training (batched) whatever the cache lacks.
+
+        `executor` is "local" (default), "ray", or an executor object.
+        """
+        from pytest_fragility.train.executor import get_executor
 
         store = cache if isinstance(cache, ModelCache) else ModelCache(cache or default_cache_dir())
         data_path = Path(data_dir) if data_dir is not None else _env_data_dir()
         torch_device = resolve_device(device)
         cells = self.grid(budget, variants, cache_dir=store.root, data_dir=data_path)
-        runner = executor or LocalExecutor()
+        runner = get_executor(executor) if executor is None or isinstance(executor, str) else executor
         report = runner.run([c.job for c in cells], self, store, device=torch_device,
                             data_dir=data_path, progress=progress)
         runs = [self._run(cell, report.results[cell.job.key()], store, data_path, torch_device)

@@ -13,12 +13,13 @@ import math
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterator, Protocol, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Protocol, Sequence
 
 import torch
 from filelock import Timeout
 
 from pytest_fragility.cache import CachedRun, ModelCache
+from pytest_fragility.errors import unknown
 from pytest_fragility.train.batched import train_batched
 from pytest_fragility.train.jobs import TrainedRun, TrainingJob
 from pytest_fragility.train.reference import train_reference
@@ -80,39 +81,110 @@ def max_members(job: TrainingJob, view_features: int, device: torch.device) -> i
     return max(1, int(free * GPU_MEMORY_FRACTION // per_member))
 
 
+def serve_from_cache(jobs: Sequence[TrainingJob], cache: ModelCache, report: ExecutionReport) -> list[TrainingJob]:
+    """Record the jobs the cache holds; return the missing ones (de-duplicated, in order)."""
+    missing = []
+    for job in dict.fromkeys(jobs):
+        found = cache.get(job)
+        if found is None:
+            missing.append(job)
+        else:
+            report.results[job.key()] = found
+            report.cached += 1
+    return missing
+
+
+def claim(jobs: Sequence[TrainingJob], cache: ModelCache, report: ExecutionReport, advance: Callable[[int], None],
+          locks: contextlib.ExitStack) -> tuple[list[TrainingJob], list[TrainingJob]]:
+    """Take the per-key locks we can get without waiting (held until `locks` closes).
+
+    Returns (mine, theirs): the jobs this process must train, and those another process is
+    training now. A job found in the cache once locked was trained meanwhile: recorded.
+    """
+    mine, theirs = [], []
+    for job in jobs:
+        lock = cache.lock(job.key())
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            theirs.append(job)
+            continue
+        locks.callback(lock.release)
+        found = cache.get(job)
+        if found is None:
+            mine.append(job)
+        else:
+            report.results[job.key()] = found
+            report.cached += 1
+            advance(1)
+    return mine, theirs
+
+
+def storer(cache: ModelCache, report: ExecutionReport, advance: Callable[[int], None]) -> Callable[[TrainedRun], None]:
+    """Write one trained run into the cache and the report."""
+    def store(trained: TrainedRun) -> None:
+        report.results[trained.job.key()] = cache.put(trained)
+        report.trained += 1
+        advance(1)
+
+    return store
+
+
+def record_failure(jobs: Sequence[TrainingJob], error: BaseException, report: ExecutionReport,
+                   advance: Callable[[int], None]) -> None:
+    """These runs could not be trained: named in the report; the audit goes on without them."""
+    message = str(error).strip().splitlines()[-1] if str(error).strip() else ""
+    for job in jobs:
+        if job.key() not in report.results:
+            report.failed[job.key()] = f"{describe_job(job)}: {type(error).__name__}: {message}"
+            advance(1)
+
+
+def train_group(group: Sequence[TrainingJob], view: Any, family: "Family", device: torch.device,
+                on_done: Callable[[TrainedRun], None]) -> None:
+    """Train one ensemble (or, for a family that cannot be batched, its jobs one by one)."""
+    if family.batched and len(group) > 1:
+        train_batched(group, view, family.model, family.init, device, on_done=on_done)
+    else:
+        for job in group:
+            on_done(train_reference(job, view, family.model, family.init, device))
+
+
 class LocalExecutor:
-    """Trains in this process: batched ensembles, per-key locks, results into the cache."""
+    """Trains in this process: batched ensembles, per-key locks, results into the cache.
+
+    Locks are taken one ensemble at a time, so parallel processes (pytest-xdist workers)
+    asking for the same family share the work instead of waiting for one another.
+    """
 
     def run(self, jobs: Sequence[TrainingJob], family: "Family", cache: ModelCache, *,
             device: torch.device, data_dir: Path | None, progress: bool) -> ExecutionReport:
         report = ExecutionReport()
-        missing = []
-        for job in dict.fromkeys(jobs):  # de-duplicated, order kept
-            found = cache.get(job)
-            if found is None:
-                missing.append(job)
-            else:
-                report.results[job.key()] = found
-                report.cached += 1
+        missing = serve_from_cache(jobs, cache, report)
         if not missing:
             return report
-        with _progress(progress, len(missing)) as advance:
+        with progress_bar(progress, len(missing)) as advance:
             waiting = []
-            for group in self._groups(missing, family, cache, device, data_dir):
-                waiting += self._train_group(group, family, cache, device, data_dir, report, advance)
+            for group in self.groups(missing, family, cache, device, data_dir):
+                with contextlib.ExitStack() as locks:
+                    mine, theirs = claim(group, cache, report, advance, locks)
+                    if mine:
+                        self._train(mine, family, cache, device, data_dir, report, advance)
+                waiting += theirs
             for job in waiting:  # another process held these: wait for it, then read its result
                 with cache.lock(job.key()):
                     found = cache.get(job)
                     if found is None:
-                        self._train_group([job], family, cache, device, data_dir, report, advance)
+                        self._train([job], family, cache, device, data_dir, report, advance)
                     else:
                         report.results[job.key()] = found
                         report.cached += 1
                         advance(1)
         return report
 
-    def _groups(self, jobs: list[TrainingJob], family: "Family", cache: ModelCache,
-                device: torch.device, data_dir: Path | None) -> list[list[TrainingJob]]:
+    @staticmethod
+    def groups(jobs: list[TrainingJob], family: "Family", cache: ModelCache,
+               device: torch.device, data_dir: Path | None) -> list[list[TrainingJob]]:
         def cap(job: TrainingJob) -> int:
             if not family.batched:
                 return 1
@@ -121,55 +193,28 @@ class LocalExecutor:
 
         return ensembles(jobs, cap)
 
-    def _train_group(self, group: list[TrainingJob], family: "Family", cache: ModelCache,
-                     device: torch.device, data_dir: Path | None, report: ExecutionReport,
-                     advance) -> list[TrainingJob]:
-        """Train the jobs of `group` whose locks we get; return those another process holds."""
-        with contextlib.ExitStack() as locks:
-            mine, theirs = [], []
-            for job in group:
-                lock = cache.lock(job.key())
-                try:
-                    lock.acquire(timeout=0)
-                except Timeout:
-                    theirs.append(job)
-                    continue
-                locks.callback(lock.release)
-                found = cache.get(job)  # trained by someone else since we looked
-                if found is None:
-                    mine.append(job)
-                else:
-                    report.results[job.key()] = found
-                    report.cached += 1
-                    advance(1)
-            if mine:
-                self._train(mine, family, cache, device, data_dir, report, advance)
-        return theirs
-
     def _train(self, jobs: list[TrainingJob], family: "Family", cache: ModelCache,
                device: torch.device, data_dir: Path | None, report: ExecutionReport, advance) -> None:
-        view = family.view(jobs[0].recipe, cache.root, data_dir)
-
-        def store(trained: TrainedRun) -> None:
-            report.results[trained.job.key()] = cache.put(trained)
-            report.trained += 1
-            advance(1)
-
         try:
-            if family.batched and len(jobs) > 1:
-                train_batched(jobs, view, family.model, family.init, device, on_done=store)
-            else:
-                for job in jobs:
-                    store(train_reference(job, view, family.model, family.init, device))
+            train_group(jobs, family.view(jobs[0].recipe, cache.root, data_dir), family, device,
+                        storer(cache, report, advance))
         except Exception as error:  # the audit goes on; these runs are reported as failed
-            for job in jobs:
-                if job.key() not in report.results:
-                    report.failed[job.key()] = f"{describe_job(job)}: {type(error).__name__}: {error}"
-                    advance(1)
+            record_failure(jobs, error, report, advance)
+
+
+def get_executor(name: str | None = None, *, address: str | None = None) -> Executor:
+    """An executor by name: `local` (default) or `ray` (needs pytest-fragility[ray])."""
+    if name in (None, "local"):
+        return LocalExecutor()
+    if name == "ray":
+        from pytest_fragility.train.ray_executor import RayExecutor
+
+        return RayExecutor(address=address)
+    raise unknown("executor", name, ("local", "ray"))
 
 
 @contextlib.contextmanager
-def _progress(enabled: bool, total: int) -> Iterator:
+def progress_bar(enabled: bool, total: int) -> Iterator:
     """A rich progress bar over trained networks (silent when disabled)."""
     if not enabled:
         yield lambda n: None
