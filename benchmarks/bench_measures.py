@@ -35,7 +35,7 @@ from torch import nn
 from torch.nn.utils import parameters_to_vector, vector_to_parameters
 
 from pytest_fragility.measures._outputs import accuracy, logits
-from pytest_fragility.measures._perturbed import find_crossing, training_sample
+from pytest_fragility.measures._perturbed import MAX_EXAMPLES, find_crossing, training_sample
 from pytest_fragility.measures.pacbayes import sigma_search, starting_sigma
 from pytest_fragility.run import Run
 
@@ -133,9 +133,9 @@ def bench_sigma(args: argparse.Namespace) -> list[Row]:
         "reference: bisection on [0,2], deep copy per sample": reference,
         "library search (ITP), deep copy per sample": library_search_sequential,
         "library: sigma_search, batched, all points": lambda: library(m),
-        "library: sigma_search defaults (max_examples=2048)": lambda: library(2048),
+        f"library: sigma_search defaults (max_examples={MAX_EXAMPLES})": lambda: library(MAX_EXAMPLES),
     }
-    examples = [m, m, m, min(m, 2048)]
+    examples = [m, m, m, min(m, MAX_EXAMPLES)]
     best = dict.fromkeys(variants, float("inf"))
     results = {}
     for _ in range(args.repeat):  # interleaved, best of `repeat`: robust to load drift
