@@ -32,4 +32,4 @@ def test_audit_on_cuda_measures_on_the_device(tmp_path):
                           progress=False)
         assert not result.errors, (name, result.errors)
     run = family.runs("tiny", cache=tmp_path, device="cuda", progress=False)[0]
-    assert run.model.weight.device.type == "cuda" if hasattr(run.model, "weight") else run.device.type == "cuda"
+    assert run.device.type == "cuda" and run.x_train.device.type == "cuda"
