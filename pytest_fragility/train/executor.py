@@ -81,6 +81,11 @@ def max_members(job: TrainingJob, view_features: int, device: torch.device) -> i
     return max(1, int(free * GPU_MEMORY_FRACTION // per_member))
 
 
+def _record_cached(report: ExecutionReport, job: TrainingJob, found: CachedRun) -> None:
+    report.results[job.key()] = found
+    report.cached += 1
+
+
 def serve_from_cache(jobs: Sequence[TrainingJob], cache: ModelCache, report: ExecutionReport) -> list[TrainingJob]:
     """Record the jobs the cache holds; return the missing ones (de-duplicated, in order)."""
     missing = []
@@ -89,8 +94,7 @@ def serve_from_cache(jobs: Sequence[TrainingJob], cache: ModelCache, report: Exe
         if found is None:
             missing.append(job)
         else:
-            report.results[job.key()] = found
-            report.cached += 1
+            _record_cached(report, job, found)
     return missing
 
 
@@ -114,10 +118,23 @@ def claim(jobs: Sequence[TrainingJob], cache: ModelCache, report: ExecutionRepor
         if found is None:
             mine.append(job)
         else:
-            report.results[job.key()] = found
-            report.cached += 1
+            _record_cached(report, job, found)
             advance(1)
     return mine, theirs
+
+
+def wait_for(jobs: Sequence[TrainingJob], cache: ModelCache, report: ExecutionReport,
+             advance: Callable[[int], None], train: Callable[[list[TrainingJob]], None]) -> None:
+    """Jobs another process was training: wait for its lock, read its result, or (if it
+    died without one) train the job here."""
+    for job in jobs:
+        with cache.lock(job.key()):
+            found = cache.get(job)
+            if found is None:
+                train([job])
+            else:
+                _record_cached(report, job, found)
+                advance(1)
 
 
 def storer(cache: ModelCache, report: ExecutionReport, advance: Callable[[int], None]) -> Callable[[TrainedRun], None]:
@@ -171,15 +188,8 @@ class LocalExecutor:
                     if mine:
                         self._train(mine, family, cache, device, data_dir, report, advance)
                 waiting += theirs
-            for job in waiting:  # another process held these: wait for it, then read its result
-                with cache.lock(job.key()):
-                    found = cache.get(job)
-                    if found is None:
-                        self._train([job], family, cache, device, data_dir, report, advance)
-                    else:
-                        report.results[job.key()] = found
-                        report.cached += 1
-                        advance(1)
+            wait_for(waiting, cache, report, advance,
+                     lambda jobs: self._train(jobs, family, cache, device, data_dir, report, advance))
         return report
 
     @staticmethod

@@ -22,6 +22,7 @@ from pytest_fragility.cache import ModelCache
 from pytest_fragility.errors import MissingDependencyError
 from pytest_fragility.train.executor import (
     ExecutionReport, LocalExecutor, claim, progress_bar, record_failure, serve_from_cache, storer, train_group,
+    wait_for,
 )
 from pytest_fragility.train.jobs import TrainedRun, TrainingJob
 
@@ -76,15 +77,9 @@ class RayExecutor:
             with contextlib.ExitStack() as locks:
                 mine, theirs = claim(missing, cache, report, advance, locks)
                 self._submit_and_collect(ray, mine, family, cache, device, data_dir, report, advance)
-            for job in theirs:  # another process trained these meanwhile: wait, then read
-                with cache.lock(job.key()):
-                    found = cache.get(job)
-                    if found is None:
-                        self._submit_and_collect(ray, [job], family, cache, device, data_dir, report, advance)
-                    else:
-                        report.results[job.key()] = found
-                        report.cached += 1
-                        advance(1)
+            wait_for(theirs, cache, report, advance,
+                     lambda jobs: self._submit_and_collect(ray, jobs, family, cache, device, data_dir, report,
+                                                           advance))
         return report
 
     def _submit_and_collect(self, ray: Any, jobs: list[TrainingJob], family: "Family", cache: ModelCache,
