@@ -29,8 +29,8 @@ __all__ = sorted([*_LAZY, *_SUBMODULES, "__version__"])
 
 if TYPE_CHECKING:  # pragma: no cover
     from pytest_fragility import data, errors, families, measures, perturb, stats
-    from pytest_fragility.engine import AuditResult, audit
     from pytest_fragility.check import fragility_check
+    from pytest_fragility.engine import AuditResult, audit
     from pytest_fragility.errors import FragilityError
     from pytest_fragility.families.budgets import Budget
     from pytest_fragility.families.family import Family

@@ -6,6 +6,7 @@ executor train what the cache lacks, and returns lazily loaded `Run` objects.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
@@ -143,8 +144,6 @@ class RunSet(list):
 
 
 def _env_data_dir() -> Path | None:
-    import os
-
     value = os.environ.get("FRAGILITY_DATA_DIR")
     return Path(value).expanduser() if value else None
 

@@ -23,6 +23,7 @@ from typing import Any
 
 import torch
 
+from pytest_fragility.errors import MeasureInputError
 from pytest_fragility.measures._perturbed import (
     MAX_EXAMPLES,
     FlatModel,
@@ -35,7 +36,6 @@ from pytest_fragility.measures._perturbed import (
     search_seed,
     training_sample,
 )
-from pytest_fragility.errors import MeasureInputError
 from pytest_fragility.measures.pacbayes import JIANG, log_ratio_sum, pacbayes_bound
 from pytest_fragility.measures.registry import measure
 from pytest_fragility.run import Run

@@ -19,7 +19,13 @@ from torch.func import functional_call, vmap
 from pytest_fragility.families.datasets import TaskView
 from pytest_fragility.families.models import FCN, output_units
 from pytest_fragility.train.jobs import (
-    MemberData, ModelFactory, TrainedRun, TrainingJob, batch_order, initial_state, member_data,
+    MemberData,
+    ModelFactory,
+    TrainedRun,
+    TrainingJob,
+    batch_order,
+    initial_state,
+    member_data,
 )
 from pytest_fragility.train.loop import correct, is_fit, loss_per_example
 from pytest_fragility.train.optimizers import BatchedOptimizer

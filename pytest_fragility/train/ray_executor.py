@@ -21,7 +21,14 @@ import torch
 from pytest_fragility.cache import ModelCache
 from pytest_fragility.errors import MissingDependencyError
 from pytest_fragility.train.executor import (
-    ExecutionReport, LocalExecutor, claim, progress_bar, record_failure, serve_from_cache, storer, train_group,
+    ExecutionReport,
+    LocalExecutor,
+    claim,
+    progress_bar,
+    record_failure,
+    serve_from_cache,
+    storer,
+    train_group,
     wait_for,
 )
 from pytest_fragility.train.jobs import TrainedRun, TrainingJob

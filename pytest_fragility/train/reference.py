@@ -16,7 +16,12 @@ from torch import nn
 from pytest_fragility.families.datasets import TaskView
 from pytest_fragility.families.models import output_units
 from pytest_fragility.train.jobs import (
-    ModelFactory, TrainedRun, TrainingJob, batch_order, initial_state, member_data,
+    ModelFactory,
+    TrainedRun,
+    TrainingJob,
+    batch_order,
+    initial_state,
+    member_data,
 )
 from pytest_fragility.train.loop import correct, is_fit, loss_per_example
 from pytest_fragility.train.optimizers import reference_optimizer
