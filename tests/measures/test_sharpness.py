@@ -14,8 +14,8 @@ from torch.nn.utils import vector_to_parameters
 import pytest_fragility.measures as measures
 from pytest_fragility.errors import ConfigurationError, MeasureInputError
 from pytest_fragility.measures._perturbed import FlatModel
-from pytest_fragility.measures.sharpness import SHARPNESS_EPSILON
 from pytest_fragility.measures.sharpness import (
+    SHARPNESS_EPSILON,
     box_half_width,
     sharpness_search,
     worst_case_perturbations,
@@ -23,7 +23,6 @@ from pytest_fragility.measures.sharpness import (
 from pytest_fragility.run import Run
 from tests.measures.models import conv1d_net, inputs, rescale_hidden, self_labelled_run
 from tests.measures.test_pacbayes import flat_numpy, same_run, trained_relu_run
-
 
 # Fewer restarts, steps and a looser tolerance than the defaults keep these tests fast;
 # what they check (formulas, memo, seeding, invariance) does not depend on them.
