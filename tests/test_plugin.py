@@ -443,7 +443,6 @@ def test_numpy_scalar(run):
 """
 
 
-@pytest.mark.slow  # each worker imports torch: about 10 s on a shared 2-core machine
 def test_xdist_gives_the_same_verdicts_and_json_as_a_single_process(pytester):
     pytest.importorskip("xdist")
     pytester.makeconftest(TOY_CONFTEST)
