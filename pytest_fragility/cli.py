@@ -148,7 +148,10 @@ def command_audit(args: argparse.Namespace) -> int:
     rows = [{"test": p["measure"], "audit": p} for p in payloads]
     console.print(render_summary(rows, color=console.is_terminal, width=console.width, label="measure"))
     command = _command_line(args.argv)
-    document = build_report(payloads, environment(), {"command": command}, sort=False)
+    networks = {"total": len(runs), "trained": getattr(report, "trained", 0), "cached": getattr(report, "cached", 0),
+                "non_converged": sum(1 for r in runs if not r.converged),
+                "failed": len(getattr(report, "failed", {}))}
+    document = build_report(payloads, environment(), {"command": command, "networks": networks}, sort=False)
     manager.hook.pytest_fragility_update_json(config=None, report=document)
     json_path = Path(args.json) if args.json else Path(args.report) / "report.json"
     write_report(json_path, document)

@@ -44,7 +44,11 @@ def test_html_report_references_images_that_exist_and_decode(audited):
         pixels = matplotlib.image.imread(out / name)
         assert pixels.shape[0] > 200 and pixels.shape[1] > 400
         assert pixels.std() > 0.05  # not a blank image
-    assert "fragility audit --budget smoke" in page and "trained" in page
+    assert "fragility audit --budget smoke" in page
+    report = json.loads((out / "report.json").read_text())
+    networks = report["networks"]
+    assert networks["total"] == 48 and networks["trained"] + networks["cached"] == 48
+    assert f"Networks: 48 ({networks['trained']} trained" in page
 
 
 def test_second_run_loads_everything_from_the_cache(audited, tmp_path):

@@ -139,15 +139,21 @@ def write_html(directory: Path, report: dict[str, Any], *, command: str, figure_
         sections.append(_audit_section(i, audit, _figure(audit, directory, name, figure_cache)))
     env = report.get("environment", {})
     versions = ", ".join(f"{k} {v}" for k, v in env.items() if v)
-    totals = {k: sum(a["runs"].get(k, 0) for a in audits) for k in ("trained", "cached", "non_converged")}
+    networks = report.get("networks")
+    if networks:  # one grid shared by every audit (the fragility command)
+        counts = (f"Networks: {networks['total']} ({networks['trained']} trained, {networks['cached']} loaded "
+                  f"from cache, {networks['non_converged']} not converged and excluded from curves, "
+                  f"{networks['failed']} failed to train).")
+    else:  # several tests may share networks: only the trained count adds up
+        counts = (f"Networks trained in this run: {sum(a['runs'].get('trained', 0) for a in audits)}; "
+                  "each audit below gives its own counts.")
     page = f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>pytest-fragility report</title>
 <style>{STYLE}</style></head><body>
 <h1>pytest-fragility report</h1>
 <p class="meta">Created {_e(report.get('created', ''))}. Command: <code>{_e(command)}</code><br>
 {_e(versions)}<br>
-Runs over all audits: {totals['trained']} trained, {totals['cached']} loaded from cache,
-{totals['non_converged']} not converged (excluded from curves).</p>
+{_e(counts)}</p>
 <h2>Verdicts</h2>
 <p class="meta">Worst verdict per check over the variants; hover a cell for each variant's reason.</p>
 {_summary_table(audits)}
