@@ -138,7 +138,7 @@ def command_audit(args: argparse.Namespace) -> int:
                       f"{report.non_converged} not converged, {len(report.failed)} failed)")
         for failure in list(report.failed.values())[:5]:
             console.print(f"[magenta]training failed:[/magenta] {failure}")
-    precompute(names, runs, store, progress=not args.no_progress)
+    precompute(names, runs, store, progress=not args.no_progress, executor=executor)
     payloads = []
     for name in names:
         result = audit(name, family, perturbations, rungs, checks=args.checks.split(","), budget=args.budget,

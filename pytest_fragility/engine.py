@@ -56,6 +56,8 @@ class MeasureUnderAudit:
     scale: str | None
     cache_id: str | None = None
     data_only: bool = False  # not post-mortem: the value depends on data and architecture only
+    spec: Any = None  # the registered MeasureSpec, for built-in measures
+    options: dict[str, Any] = field(default_factory=dict)
 
 
 def resolve_measure(measure: Any, form: str | None, scale: str | None, options: dict[str, Any]) -> MeasureUnderAudit:
@@ -76,7 +78,8 @@ def resolve_measure(measure: Any, form: str | None, scale: str | None, options: 
             name=spec.name, raw=lambda run: spec.compute(run, **options),
             to_form=spec.to_bound if form == "bound" else (lambda raw, m: raw),
             form=form, scale=scale or spec.scale,
-            cache_id=f"{spec.name}@v{spec.version}|{option_text}", data_only=not spec.post_mortem)
+            cache_id=f"{spec.name}@v{spec.version}|{option_text}", data_only=not spec.post_mortem,
+            spec=spec, options=options)
     if not callable(measure):
         raise ConfigurationError(f"measure must be a callable Run -> float or a measure name, got {measure!r}")
     if form not in (None, "as-returned"):
@@ -212,9 +215,16 @@ def audit(
     fam = families.get(family) if isinstance(family, str) else family
     store = cache if isinstance(cache, ModelCache) else ModelCache(cache or default_cache_dir())
     budget_name = budget if isinstance(budget, str) else budget.name
+    if isinstance(executor, str):
+        from pytest_fragility.train.executor import get_executor
+
+        executor = get_executor(executor)
     if runs is None:
         runs = fam.runs(budget, [*perturbations, *rungs], device=device, cache=store,
                         data_dir=data_dir, executor=executor, progress=progress)
+    if subject.spec is not None and subject.spec.where == "cluster" and hasattr(executor, "measure"):
+        precompute([subject.spec.name], runs, store, progress=progress, measure_options=subject.options,
+                   executor=executor)
     kinds = {"base": "base", **{v.name: v.kind for v in (*perturbations, *rungs)}}
     cells = measure_cells(subject, runs, kinds, store, progress)
     if subject.scale is None:
@@ -283,14 +293,21 @@ def measure_cells(subject: MeasureUnderAudit, runs: Sequence[Run], kinds: dict[s
 
 
 def precompute(names: Sequence[str], runs: Sequence[Run], store: Any, *, progress: bool = True,
-               measure_options: dict[str, Any] | None = None) -> None:
+               measure_options: dict[str, Any] | None = None, executor: Any = None) -> None:
     """Compute many built-in measures in one pass over the runs, into the value cache.
 
     Auditing measures one at a time would load every run once per measure and repeat the
     σ and α searches that several measures share; here each run is loaded once and its
     searches are shared. A failure is left for the audit to report with the run named.
+    With an executor that can measure beside the runs (Ray), the measures that declare
+    ``where="cluster"`` are computed there and only the rest here.
     """
     subjects = [resolve_measure(name, None, None, dict(measure_options or {})) for name in names]
+    if hasattr(executor, "measure"):
+        remote = [s for s in subjects if s.spec.where == "cluster"]
+        if remote:
+            _measure_remotely(executor, remote, runs, store, progress)
+            subjects = [s for s in subjects if s not in remote]
     with _progress(progress, len(runs)) as advance:
         for run in runs:
             if run.converged:
@@ -303,6 +320,24 @@ def precompute(names: Sequence[str], runs: Sequence[Run], store: Any, *, progres
             if release is not None:
                 release()
             advance(1)
+
+
+def _measure_remotely(executor: Any, subjects: list[MeasureUnderAudit], runs: Sequence[Run], store: Any,
+                      progress: bool) -> None:
+    """Send each run with the measures its value cache lacks; store what comes back."""
+    work = []
+    for run in runs:
+        if not run.converged:
+            continue
+        missing = [s for s in subjects if s.cache_id not in store.get_values(_value_key(s, run) or "")]
+        if missing:
+            work.append((run, missing))
+    requests = [(run, [(s.spec.name, s.options) for s in missing]) for run, missing in work]
+    for (run, missing), values in zip(work, executor.measure(requests, progress=progress)):
+        for subject in missing:
+            value = values.get(subject.spec.name)
+            if isinstance(value, float):
+                store.put_values(_value_key(subject, run), {subject.cache_id: value})
 
 
 def _value_key(subject: MeasureUnderAudit, run: Run) -> str | None:

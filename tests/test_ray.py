@@ -120,3 +120,16 @@ def test_without_ray_the_executor_names_the_extra(monkeypatch):
     monkeypatch.setattr(builtins, "__import__", no_ray)
     with pytest.raises(MissingDependencyError, match=r"pip install 'pytest-fragility\[ray\]'"):
         executors.get_executor("ray")._ray()
+
+
+def test_costly_measures_run_beside_the_runs_and_match_the_driver(tmp_path):
+    family = toy_family()
+    on_ray = RayExecutor()
+    remote = pf.audit("pacbayes_orig", family, budget="tiny", cache=tmp_path / "ray", executor=on_ray,
+                      progress=False)
+    assert on_ray.tasks_submitted == 2 + 4  # 2 training ensembles, then one measuring task per run
+    local = pf.audit("pacbayes_orig", family, budget="tiny", cache=tmp_path / "local", progress=False)
+    assert [c.value for c in remote.cells] == pytest.approx([c.value for c in local.cells], rel=1e-9)
+    cheap = RayExecutor()
+    pf.audit("path_norm", family, budget="tiny", cache=tmp_path / "ray", executor=cheap, progress=False)
+    assert cheap.tasks_submitted == 0  # declared where="driver": computed here, from the cache

@@ -20,6 +20,7 @@ Scale = Literal["log", "linear"]
 Cost = Literal["free", "forward", "search", "kernel"]
 Form = Literal["raw", "bound"]
 BoundRule = Literal["sqrt", "half-log", "identity"]
+Where = Literal["driver", "cluster"]
 
 NEEDS = frozenset({"init", "train_data", "test_data"})
 
@@ -30,7 +31,9 @@ class MeasureSpec:
 
     ``compute(run, **options)`` returns the raw value. ``form="bound"`` applies the
     reference pipeline's m-normalization: √(x/m) for linear measures, ½(x − ln m)
-    for log measures, nothing for measures that already are bounds.
+    for log measures, nothing for measures that already are bounds. ``where`` says
+    where a distributed executor computes it: beside the runs ("cluster", the default
+    for search and kernel costs) or on the driver.
     """
 
     name: str
@@ -44,6 +47,7 @@ class MeasureSpec:
     post_mortem: bool = True
     bound_rule: BoundRule | None = None
     version: int = 1
+    where: Where | None = None
 
     def __post_init__(self) -> None:
         bad = set(self.needs) - NEEDS
@@ -51,6 +55,10 @@ class MeasureSpec:
             raise ConfigurationError(f"measure {self.name!r}: unknown needs {sorted(bad)}")
         if self.bound_rule is None:
             object.__setattr__(self, "bound_rule", "half-log" if self.scale == "log" else "sqrt")
+        if self.where is None:  # with a distributed executor, costly measures run beside the runs
+            object.__setattr__(self, "where", "cluster" if self.cost in ("search", "kernel") else "driver")
+        if self.where not in ("driver", "cluster"):
+            raise ConfigurationError(f"measure {self.name!r}: where must be 'driver' or 'cluster'")
 
     def __call__(self, run: "Run", form: Form = "raw", **options: object) -> float:
         if form not in ("raw", "bound"):
@@ -99,6 +107,7 @@ def measure(
     post_mortem: bool = True,
     bound_rule: BoundRule | None = None,
     version: int = 1,
+    where: Where | None = None,
 ) -> Callable[[Callable[..., float]], MeasureSpec]:
     """Decorator for built-in measures: turns ``fn(run, **options)`` into a registered spec."""
 
@@ -106,7 +115,7 @@ def measure(
         spec = MeasureSpec(
             name=name, compute=fn, description=description, reference=reference,
             needs=frozenset(needs), scale=scale, cost=cost, random=random,
-            post_mortem=post_mortem, bound_rule=bound_rule, version=version,
+            post_mortem=post_mortem, bound_rule=bound_rule, version=version, where=where,
         )
         return register(spec)
 

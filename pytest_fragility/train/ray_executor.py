@@ -6,7 +6,9 @@ when the device is CUDA). Trained weights come back to the driver, which writes 
 its own content-addressed cache: nothing on the cluster needs the user's cache folder. A
 task whose worker dies (killed, out of memory) is retried a bounded number of times by
 Ray, then reported as those runs' error; whatever finished is kept, and a rerun trains
-only what is missing. Measures are computed on the driver.
+only what is missing. Measures that declare ``where="cluster"`` (the costly searches and
+the marginal-likelihood bound) can be computed beside the runs too (`measure`); the
+others run on the driver.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from pytest_fragility.train.executor import (
     train_group,
     wait_for,
 )
+from pytest_fragility.run import Run
 from pytest_fragility.train.jobs import TrainedRun, TrainingJob
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -54,6 +57,19 @@ def _train_task(family: "Family", group: list[TrainingJob], view: Any, device: s
     trained: list[TrainedRun] = []
     train_group(group, view, family, torch.device(device), trained.append)
     return trained
+
+
+def _measure_task(run: Any, requests: list[tuple[str, dict[str, Any]]]) -> dict[str, float | str]:
+    """Runs on a Ray worker: raw values of built-in measures on one run (errors as text)."""
+    from pytest_fragility import measures
+
+    values: dict[str, float | str] = {}
+    for name, options in requests:
+        try:
+            values[name] = float(measures.get(name).compute(run, **options))
+        except Exception as error:  # the driver recomputes it and reports it with the run named
+            values[name] = f"{type(error).__name__}: {error}"
+    return values
 
 
 class RayExecutor:
@@ -89,6 +105,30 @@ class RayExecutor:
                                                            advance))
         return report
 
+    def measure(self, requests: Sequence[tuple[Run, list[tuple[str, dict[str, Any]]]]], *,
+                progress: bool = False) -> list[dict[str, float | str]]:
+        """Compute measures beside the runs: one task per run, the run's tensors sent with it
+        (nothing on the cluster reads the cache). Results come back in request order."""
+        if not requests:
+            return []
+        ray = self._ray()
+        task = ray.remote(_measure_task).options(num_cpus=self.cpus_per_task, max_retries=self.max_retries,
+                                                 retry_exceptions=False)
+        refs = []
+        for run, names in requests:
+            refs.append(task.remote(_portable(run), names))
+            self.tasks_submitted += 1
+            run.release()
+        results: list[dict[str, float | str]] = []
+        with progress_bar(progress, len(refs)) as advance:
+            for ref in refs:
+                try:
+                    results.append(ray.get(ref))
+                except Exception as error:  # a dead worker: the driver computes these itself
+                    results.append({name: f"{type(error).__name__}: {error}" for name, _ in requests[len(results)][1]})
+                advance(1)
+        return results
+
     def _submit_and_collect(self, ray: Any, jobs: list[TrainingJob], family: "Family", cache: ModelCache,
                             device: torch.device, data_dir: Path | None, report: ExecutionReport,
                             advance: Callable[[int], None]) -> None:
@@ -117,3 +157,13 @@ class RayExecutor:
                 continue
             for run in trained:
                 store(run)
+
+
+def _portable(run: Run) -> Run:
+    """A self-contained copy of a run (tensors on the CPU, no cache behind it) to send away."""
+    cpu = lambda t: None if t is None else t.cpu()  # noqa: E731
+    return Run(model=run.model.cpu(), x_train=cpu(run.x_train), y_train=cpu(run.y_train), x_test=cpu(run.x_test),
+               y_test=cpu(run.y_test), init_model=None if run.init_model is None else run.init_model.cpu(),
+               m=run.m, seed=run.seed, variant=run.variant, family=run.family, recipe=run.recipe,
+               train_error=run.train_error, test_error=run.test_error, train_loss=run.train_loss,
+               converged=run.converged, epochs=run.epochs, key=run.key)
