@@ -8,6 +8,7 @@ seed-aggregated curves (geometric mean for positive measures); bands span the se
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,8 @@ def _panel(ax: Any, curves: list[dict[str, Any]], key: str, log_values: bool, ti
             values = np.where(values > 0, values, np.nan)
         if not np.isfinite(values).any():
             continue
-        with np.errstate(all="ignore"):
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # a size with no finite seed is simply not drawn
             centre = np.exp(np.nanmean(np.log(values), axis=0)) if log_values else np.nanmean(values, axis=0)
             low, high = np.nanmin(values, axis=0), np.nanmax(values, axis=0)
         color = COLORS[i % len(COLORS)]
