@@ -200,8 +200,9 @@ def audit(
     """Audit one measure on one family: train or load the runs, measure, fit, check.
 
     `measure` is a callable ``Run -> float`` or a built-in measure name (audited in its
-    bound form unless ``form="raw"``). `runs` lets a caller that already holds the runs
-    (the CLI auditing many measures) skip loading them again.
+    bound form unless ``form="raw"``). `executor` is "local" (default), "ray" or an executor
+    object. `runs` lets a caller that already holds the runs (the CLI auditing many
+    measures) skip loading them again.
     """
     from pytest_fragility import families
     from pytest_fragility.cache import ModelCache, default_cache_dir

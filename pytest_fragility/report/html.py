@@ -120,7 +120,7 @@ def _audit_section(i: int, audit: dict[str, Any], figure: str) -> str:
   <span style="background:{VERDICT_COLORS.get(audit['verdict'], '#fff')}">{_e(audit['verdict'])}</span></h2>
 <p class="meta">{_e(audit['budget'])} budget, {_e(audit['form'])} form, trend = {_e(trend)};
   {runs['total']} runs ({runs['trained']} trained, {runs['cached']} cached, {runs['non_converged']} not converged,
-  {runs['measure_errors']} measure errors). Kendall τ(μ, gap) = {'—' if tau is None else f'{tau:+.3f}'};
+  {runs['measure_errors']} measure errors{f", {runs['failed_training']} failed to train and missing" if runs.get('failed_training') else ""}). Kendall τ(μ, gap) = {'—' if tau is None else f'{tau:+.3f}'};
   worst-case robust sign error = {'—' if sign is None else f'{sign:.3f}'}.</p>
 <table><tr><th>check</th><th>variant</th><th>verdict</th><th>measure trend</th><th>base trend</th>
 <th>test-error β</th><th>reason</th></tr>{rows}</table>

@@ -68,7 +68,8 @@ def audit_heading(audit: dict[str, Any]) -> Text:
         _verdict(audit["verdict"]),
         f"\n{audit['budget']} budget, {sizes} sizes × {seeds} seeds, {audit['form']} form, trend = {trend}; "
         f"{runs['total']} runs ({runs['trained']} trained, {runs['cached']} cached, "
-        f"{runs['non_converged']} not converged, {runs['measure_errors']} measure errors)")
+        f"{runs['non_converged']} not converged, {runs['measure_errors']} measure errors"
+        + (f", {runs['failed_training']} failed to train and missing" if runs.get("failed_training") else "") + ")")
 
 
 def render_audit(audit: dict[str, Any], *, color: bool, width: int = 120) -> str:
