@@ -242,7 +242,6 @@ class FragilitySession:
 
             rows = [{"test": p["test"], "audit": p} for p in sorted(self.payloads, key=lambda p: p["test"])]
             terminalreporter.write_sep("=", "fragility audits")
-            terminalreporter.write_line(render_summary(rows, color=terminalreporter.hasmarkup,
-                                                       width=max(80, terminalreporter._tw.fullwidth)))
+            terminalreporter.write_line(render_summary(rows, color=terminalreporter.hasmarkup, width=self.width()))
         except Exception as error:  # a summary must never turn a run into an internal error
             terminalreporter.write_line(f"fragility: could not render the summary ({error!r})")
