@@ -18,15 +18,16 @@ import shutil
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
-import torch
 from filelock import FileLock
-from safetensors import safe_open
-from safetensors.torch import save_file
 
 from pytest_fragility.errors import CacheError
-from pytest_fragility.train.jobs import TrainedRun, TrainingJob
+
+if TYPE_CHECKING:  # torch and safetensors load on first use: a toy-family session never needs them
+    import torch
+
+    from pytest_fragility.train.jobs import TrainedRun, TrainingJob
 
 FORMAT_VERSION = "1"
 LOCK_TIMEOUT_S = 6 * 3600
@@ -44,7 +45,7 @@ class CachedRun:
     path: Path
     record: dict[str, Any]
 
-    def load_states(self) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+    def load_states(self) -> tuple[dict[str, "torch.Tensor"], dict[str, "torch.Tensor"]]:
         """(initial, final) state dicts; raises CacheError if the file changed under us."""
         tensors = _read_tensors(self.path)
         init = {k[len("init/"):]: v for k, v in tensors.items() if k.startswith("init/")}
@@ -52,7 +53,9 @@ class CachedRun:
         return init, final
 
 
-def _checksum(tensors: dict[str, torch.Tensor]) -> str:
+def _checksum(tensors: dict[str, "torch.Tensor"]) -> str:
+    import torch
+
     digest = hashlib.sha256()
     for name in sorted(tensors):
         digest.update(name.encode())
@@ -63,6 +66,8 @@ def _checksum(tensors: dict[str, torch.Tensor]) -> str:
 
 def _read_metadata(path: Path) -> dict[str, str]:
     """The header metadata; opening also checks the header and that the file is whole."""
+    from safetensors import safe_open
+
     try:
         with safe_open(str(path), framework="pt") as handle:
             return handle.metadata() or {}
@@ -70,8 +75,10 @@ def _read_metadata(path: Path) -> dict[str, str]:
         raise CacheError(f"{path}: unreadable cache entry ({error})") from None
 
 
-def _read_tensors(path: Path) -> dict[str, torch.Tensor]:
+def _read_tensors(path: Path) -> dict[str, "torch.Tensor"]:
     """All tensors, verified against the checksum written with them."""
+    from safetensors import safe_open
+
     try:
         with safe_open(str(path), framework="pt") as handle:
             meta = handle.metadata() or {}
@@ -159,6 +166,8 @@ class ModelCache:
         metadata = {"format": FORMAT_VERSION, "record": json.dumps(record, sort_keys=True),
                     "checksum": _checksum(tensors)}
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        from safetensors.torch import save_file
+
         save_file(tensors, str(tmp), metadata=metadata)
         os.replace(tmp, path)
         return CachedRun(key, path, record)

@@ -9,6 +9,7 @@ import hashlib
 import math
 import numbers
 import platform
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -62,13 +63,13 @@ class MeasureUnderAudit:
 
 def resolve_measure(measure: Any, form: str | None, scale: str | None, options: dict[str, Any]) -> MeasureUnderAudit:
     """A registered name or spec (audited in bound form by default) or any callable Run → float."""
-    from pytest_fragility.measures.registry import MeasureSpec
-
     if isinstance(measure, str):
         from pytest_fragility import measures
 
         measure = measures.get(measure)
-    if isinstance(measure, MeasureSpec):
+    # a spec can only exist if the registry was imported: a plain callable never loads torch here
+    registry = sys.modules.get("pytest_fragility.measures.registry")
+    if registry is not None and isinstance(measure, registry.MeasureSpec):
         spec = measure
         form = form or "bound"
         if form not in ("raw", "bound"):

@@ -22,7 +22,6 @@ from pytest_fragility.errors import ConfigurationError, FragilityError
 from pytest_fragility.report import baseline as baselines
 from pytest_fragility.settings import Profile, default_profile_name, get_profile
 from pytest_fragility.tolerances import parse_tolerance_lines
-from pytest_fragility.train.executor import get_executor
 
 PAYLOAD = pytest.StashKey[dict]()
 NODE_ID = pytest.StashKey[str]()
@@ -58,8 +57,9 @@ class FragilitySession:
         baseline_dir = self._setting("fragility_baseline_dir")
         self.baseline_dir = Path(baseline_dir) if baseline_dir else None
         self.tolerances = parse_tolerance_lines(config.getini("fragility_tolerances"))
-        self.executor = get_executor(self._setting("fragility_executor"),
-                                     address=self._setting("fragility_ray_address"))
+        self.executor = self._setting("fragility_executor") or "local"
+        if self.executor not in ("local", "ray"):
+            raise pytest.UsageError(f"--fragility-executor must be local or ray, got {self.executor!r}")
         self.worker = hasattr(config, "workerinput")
         self.payloads: list[dict[str, Any]] = []
 
@@ -96,6 +96,17 @@ class FragilitySession:
         with capture.global_and_fixture_disabled():
             yield True
 
+    def _executor(self) -> Any:
+        """The training executor: None for the default local one (families build it when they
+        train, so toy-family sessions never import torch), a Ray executor built once."""
+        if self.executor == "local":
+            return None
+        if not hasattr(self, "_executor_object"):
+            from pytest_fragility.train.executor import get_executor
+
+            self._executor_object = get_executor(self.executor, address=self._setting("fragility_ray_address"))
+        return self._executor_object
+
     def color(self) -> bool:
         return self.config.get_terminal_writer().hasmarkup
 
@@ -109,7 +120,7 @@ class FragilitySession:
         with self._visible_progress() as progress:
             return families.get(name).runs(budget or self.budget, list(variants), device=self.device,
                                            cache=self.cache, data_dir=self.data_dir, progress=progress,
-                                           executor=self.executor)
+                                           executor=self._executor())
 
     # -- hooks ----------------------------------------------------------------------------
     @pytest.hookimpl(trylast=True)
@@ -164,7 +175,7 @@ class FragilitySession:
                 checks=spec.checks, tolerance={**self.tolerances, **spec.tolerance},
                 budget=spec.budget or self.budget, device=self.device, cache=self.cache,
                 data_dir=self.data_dir, scale=spec.scale, form=spec.form, expect=spec.expect,
-                seed=self.seed, progress=progress, executor=self.executor)
+                seed=self.seed, progress=progress, executor=self._executor())
 
     def _compare_baseline(self, item: pytest.Item, payload: dict[str, Any]) -> list[str]:
         from pytest_fragility.engine import environment

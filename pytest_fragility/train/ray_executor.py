@@ -22,6 +22,7 @@ import torch
 
 from pytest_fragility.cache import ModelCache
 from pytest_fragility.errors import MissingDependencyError
+from pytest_fragility.run import Run
 from pytest_fragility.train.executor import (
     ExecutionReport,
     LocalExecutor,
@@ -33,7 +34,6 @@ from pytest_fragility.train.executor import (
     train_group,
     wait_for,
 )
-from pytest_fragility.run import Run
 from pytest_fragility.train.jobs import TrainedRun, TrainingJob
 
 if TYPE_CHECKING:  # pragma: no cover
