@@ -151,9 +151,13 @@ def benign(ctx: Context, variant: str) -> CheckResult:
 def trend(ctx: Context, variant: str) -> CheckResult:
     """Both trends resolved with opposite signs → fragile; an unresolved one → inconclusive."""
     base, var = ctx.measure_trend("base"), ctx.measure_trend(variant)
+    shape_free = {name: stats.trend_kendall(ctx.curves[name].m, ctx.curves[name].values, ctx.scale)
+                  for name in ("base", variant)}
     result = CheckResult("trend", variant, INCONCLUSIVE, "", measure_exponent=var,
                          error_exponent=ctx.error_trend(variant), base_measure_exponent=base,
-                         base_error_exponent=ctx.error_trend("base"))
+                         base_error_exponent=ctx.error_trend("base"),
+                         details={"kendall_tau_vs_m": {k: v if math.isfinite(v) else None
+                                                       for k, v in shape_free.items()}})
     if base.resolved and var.resolved:
         flipped = base.sign != var.sign
         result.verdict = FRAGILE if flipped else STABLE

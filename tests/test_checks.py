@@ -387,3 +387,26 @@ def test_overall_ignores_benign_rows():
     gate_rows = rows(checks.NOT_BENIGN, checks.STABLE, check="benign")
     assert checks.overall(gate_rows + rows(checks.STABLE)) == checks.STABLE
     assert checks.overall(gate_rows) == checks.INCONCLUSIVE
+
+
+def test_trend_reports_the_shape_free_kendall_tau_against_m():
+    import numpy as np
+
+    from pytest_fragility import checks as rules
+    from pytest_fragility.checks import Context, Curve
+
+    m = np.array([100, 200, 400, 800])
+    seeds = [0, 1]
+    falling = np.array([[4.0, 3.0, 2.0, 1.0], [4.1, 3.1, 2.1, 1.1]])
+    rising = falling[:, ::-1].copy()
+    errors = np.array([[0.4, 0.3, 0.2, 0.1], [0.41, 0.31, 0.21, 0.11]])
+    curves = {"base": Curve("base", "base", m, seeds, falling, falling, errors, errors * 0),
+              "p": Curve("p", "perturbation", m, seeds, rising, rising, errors, errors * 0)}
+    result = rules.trend(Context(curves, "linear", rules_tolerances()), "p")
+    assert result.details["kendall_tau_vs_m"] == {"base": -1.0, "p": 1.0}
+
+
+def rules_tolerances():
+    from pytest_fragility.tolerances import resolve_tolerances
+
+    return resolve_tolerances(None)
