@@ -259,10 +259,9 @@ def data(ctx: Context, rungs: Sequence[str]) -> CheckResult:
     for i, a in enumerate(names):
         for b in names[i + 1:]:
             _, ea, eb = ctx.aligned(a, b, "test_error")
-            _, ma, mb = ctx.aligned(a, b, "values")
+            m_common, ma, mb = ctx.aligned(a, b, "values")
             de = stats.level_difference(ea, eb, "linear", **ctx.boot())
             dm = stats.level_difference(ma, mb, ctx.scale, **ctx.boot())
-            m_common, _, _ = ctx.aligned(a, b, "values")
             de_exp = stats.trend_difference(m_common, ea, eb, "linear", **ctx.boot()) if len(m_common) > 1 else None
             dm_exp = stats.trend_difference(m_common, ma, mb, ctx.scale, **ctx.boot()) if len(m_common) > 1 else None
             pairs.append({"pair": [a, b], "error_level": de.to_dict(), "measure_level": dm.to_dict(),
