@@ -286,9 +286,7 @@ def measure_cells(subject: MeasureUnderAudit, runs: Sequence[Run], kinds: dict[s
                 except Exception as error:  # any failure of the user's code is reported, not raised
                     cell.error = f"{type(error).__name__}: {error} (run {run.describe()})"
                     cell.raw = cell.value = math.nan
-            release = getattr(run, "release", None)
-            if release is not None:
-                release()
+            run.release()  # drop the tensors of a cached run; they reload if asked for again
             cells.append(cell)
             advance(1)
     return cells
@@ -313,14 +311,15 @@ def precompute(names: Sequence[str], runs: Sequence[Run], store: Any, *, progres
     with _progress(progress, len(runs)) as advance:
         for run in runs:
             if run.converged:
+                pending: dict[str, dict[str, float]] = {}
                 for subject in subjects:
                     try:
-                        _raw_value(subject, run, store)
+                        _raw_value(subject, run, store, pending)
                     except Exception:  # reported by the audit itself, which recomputes it
                         pass
-            release = getattr(run, "release", None)
-            if release is not None:
-                release()
+                for key, values in pending.items():  # one locked write per value file
+                    store.put_values(key, values)
+            run.release()  # drop the tensors of a cached run; they reload if asked for again
             advance(1)
 
 
@@ -356,7 +355,10 @@ def _value_key(subject: MeasureUnderAudit, run: Run) -> str | None:
     return "data-" + hashlib.sha256(repr(data).encode()).hexdigest()
 
 
-def _raw_value(subject: MeasureUnderAudit, run: Run, store: Any) -> float:
+def _raw_value(subject: MeasureUnderAudit, run: Run, store: Any,
+               pending: dict[str, dict[str, float]] | None = None) -> float:
+    """The raw value, from the value cache or computed and cached; with `pending`, new values
+    are collected there for the caller to write together."""
     key = _value_key(subject, run)
     if key is None:
         return as_scalar(subject.raw(run))
@@ -364,7 +366,10 @@ def _raw_value(subject: MeasureUnderAudit, run: Run, store: Any) -> float:
     if cached is not None:
         return float(cached)
     value = as_scalar(subject.raw(run))
-    store.put_values(key, {subject.cache_id: value})
+    if pending is None:
+        store.put_values(key, {subject.cache_id: value})
+    else:
+        pending.setdefault(key, {})[subject.cache_id] = value
     return value
 
 
