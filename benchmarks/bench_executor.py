@@ -16,7 +16,8 @@ import time
 
 import pytest_fragility as pf
 from pytest_fragility.cli import parse_variant
-from pytest_fragility.train.ray_executor import RayExecutor, import_ray
+from pytest_fragility.runs.grid import grid
+from pytest_fragility.train.executors.ray import RayExecutor, import_ray
 
 
 def main() -> None:
@@ -29,7 +30,7 @@ def main() -> None:
     args = parser.parse_args()
     family = pf.families.get(args.family)
     variants = [parse_variant(v) for v in args.variants.split(",") if v]
-    family.grid(args.budget, variants)  # datasets loaded before timing
+    grid(family, args.budget, variants)  # datasets loaded before timing
 
     with tempfile.TemporaryDirectory() as local_cache, tempfile.TemporaryDirectory() as ray_cache:
         start = time.perf_counter()
@@ -51,7 +52,7 @@ def main() -> None:
     print(f"family {args.family}, budget {args.budget}, variants base,{args.variants}: {len(local)} networks")
     print(f"local executor : {local_s:7.1f} s")
     print(f"ray executor   : {ray_s:7.1f} s in {executor.tasks_submitted} tasks (+ {init_s:.1f} s to start Ray); "
-          f"{remote.report.trained} trained, {len(remote.report.failed)} failed")
+          f"{remote.training.trained} trained, {len(remote.training.failed)} failed")
     print(f"ray / local    : {ray_s / local_s:7.2f}x   ({(ray_s + init_s) / local_s:.2f}x with the start)")
 
 

@@ -37,7 +37,7 @@ from torch.nn.utils import parameters_to_vector, vector_to_parameters
 from pytest_fragility.measures._outputs import accuracy, logits
 from pytest_fragility.measures._perturbed import MAX_EXAMPLES, find_crossing, training_sample
 from pytest_fragility.measures.pacbayes import sigma_search, starting_sigma
-from pytest_fragility.run import Run
+from pytest_fragility.runs.run import Run
 
 
 @dataclass(frozen=True)

@@ -17,11 +17,13 @@ import time
 import torch
 
 import pytest_fragility as pf
-from pytest_fragility.devices import resolve_device
+from pytest_fragility.runs.devices import resolve_device
+from pytest_fragility.runs.grid import grid
 from pytest_fragility.train.batched import train_batched
-from pytest_fragility.train.executor import ensembles, max_members
+from pytest_fragility.train.executors.steps import ensembles, max_members
 from pytest_fragility.train.jobs import TrainingJob
 from pytest_fragility.train.reference import train_reference
+from pytest_fragility.train.setup import TrainingSetup
 
 
 def main() -> None:
@@ -39,14 +41,14 @@ def main() -> None:
 
     family = pf.families.get(args.family)
     variants = [parse_variant(v) for v in args.variants.split(",") if v]
-    cells = family.grid(args.budget, variants)
-    jobs = [cell.job for cell in cells]
+    jobs = [point.job for point in grid(family, args.budget, variants)]
     if args.members:  # more seeds of the same recipes, for wide ensembles on a GPU
         sizes = sorted({j.m for j in jobs})
         recipe = jobs[0].recipe
         jobs = [TrainingJob(recipe, m, s) for m in sizes for s in range(args.members)]
     device = resolve_device(args.device)
-    view = family.view(jobs[0].recipe)
+    setup = TrainingSetup.of(family, None, None)
+    view = setup.view(jobs[0].recipe)
     features = int(torch.tensor(view.input_shape).prod())
     groups = ensembles(jobs, lambda job: max_members(job, features, device))
 
@@ -57,11 +59,11 @@ def main() -> None:
     sync()
     start = time.perf_counter()
     batched = [run for group in groups
-               for run in train_batched(group, family.view(group[0].recipe), family.model, family.init, device)]
+               for run in train_batched(group, setup.view(group[0].recipe), family.model, family.init, device)]
     sync()
     batched_s = time.perf_counter() - start
     start = time.perf_counter()
-    reference = [train_reference(job, family.view(job.recipe), family.model, family.init, device)
+    reference = [train_reference(job, setup.view(job.recipe), family.model, family.init, device)
                  for group in groups for job in group]
     sync()
     reference_s = time.perf_counter() - start

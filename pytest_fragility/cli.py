@@ -15,10 +15,10 @@ import time
 from pathlib import Path
 from typing import Any, Sequence
 
-from pytest_fragility import data as ladder
-from pytest_fragility import perturb
 from pytest_fragility.errors import ConfigurationError, FragilityError
-from pytest_fragility.variants import Variant
+from pytest_fragility.spec import ladder, perturb
+from pytest_fragility.spec.names import DEFAULT_CHECKS
+from pytest_fragility.spec.variants import Variant
 
 DEFAULT_FAMILY = "fcn-mnist5k"
 DEFAULT_PERTURBATIONS = "lr×0.5,lr×2,optimizer=sgd-momentum,optimizer=adam"
@@ -63,7 +63,8 @@ def _plugin_manager() -> Any:
     """
     import pluggy
 
-    from pytest_fragility import families, hookspec
+    from pytest_fragility import families
+    from pytest_fragility.plugin import hookspec
 
     class Manager(pluggy.PluginManager):
         def parse_hookimpl_opts(self, plugin: Any, name: str) -> Any:
@@ -107,12 +108,14 @@ def command_audit(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     from pytest_fragility import families, measures
-    from pytest_fragility.cache import ModelCache, default_cache_dir
-    from pytest_fragility.engine import audit, environment, precompute
+    from pytest_fragility.auditing.engine import audit
+    from pytest_fragility.auditing.measuring import precompute
+    from pytest_fragility.report.environment import environment
     from pytest_fragility.report.html import write_html
     from pytest_fragility.report.json_report import build_report, write_report
     from pytest_fragility.report.terminal import render_summary
-    from pytest_fragility.train.executor import get_executor
+    from pytest_fragility.runs.cache import Cache, default_cache_dir
+    from pytest_fragility.train.executors import get_executor
 
     started = time.perf_counter()
     console = Console(stderr=False)
@@ -124,21 +127,21 @@ def command_audit(args: argparse.Namespace) -> int:
     for name in names:
         measures.get(name)  # unknown names fail before any training
     perturbations = [parse_variant(t, named) for t in _split(args.perturbations)]
-    rungs = [parse_variant(t, named) for t in _split(args.ladder if args.ladder is not None else default_ladder(family))]
-    store = ModelCache(args.cache or default_cache_dir())
+    ladder_text = args.ladder if args.ladder is not None else default_ladder(family)
+    rungs = [parse_variant(t, named) for t in _split(ladder_text)]
+    store = Cache(args.cache or default_cache_dir())
     console.print(f"[bold]fragility audit[/bold]: {len(names)} measures on {family.name}, budget {args.budget}, "
                   f"device {args.device or 'cpu'}; perturbations {', '.join(v.name for v in perturbations) or 'none'}; "
                   f"ladder {', '.join(v.name for v in rungs) or 'none'}; cache {store.root}")
     executor = get_executor(args.executor, address=args.ray_address)
     runs = family.runs(args.budget, [*perturbations, *rungs], device=args.device, cache=store,
                        data_dir=args.data_dir, progress=not args.no_progress, executor=executor)
-    report = getattr(runs, "report", None)
-    if report is not None:
-        console.print(f"runs: {len(runs)} ({report.trained} trained, {report.cached} from cache, "
-                      f"{report.non_converged} not converged, {len(report.failed)} failed)")
-        for failure in list(report.failed.values())[:5]:
-            console.print(f"[magenta]training failed:[/magenta] {failure}")
-    precompute(names, runs, store, progress=not args.no_progress, executor=executor)
+    training = runs.training
+    console.print(f"runs: {len(runs)} ({training.trained} trained, {training.cached} from cache, "
+                  f"{runs.non_converged} not converged, {len(training.failed)} failed)")
+    for failure in list(training.failed.values())[:5]:
+        console.print(f"[magenta]training failed:[/magenta] {failure}")
+    precompute(names, runs, store.values, progress=not args.no_progress, executor=executor)
     payloads = []
     for name in names:
         result = audit(name, family, perturbations, rungs, checks=args.checks.split(","), budget=args.budget,
@@ -148,9 +151,8 @@ def command_audit(args: argparse.Namespace) -> int:
     rows = [{"test": p["measure"], "audit": p} for p in payloads]
     console.print(render_summary(rows, color=console.is_terminal, width=console.width, label="measure"))
     command = _command_line(args.argv)
-    networks = {"total": len(runs), "trained": getattr(report, "trained", 0), "cached": getattr(report, "cached", 0),
-                "non_converged": sum(1 for r in runs if not r.converged),
-                "failed": len(getattr(report, "failed", {}))}
+    networks = {"total": len(runs), "trained": training.trained, "cached": training.cached,
+                "non_converged": runs.non_converged, "failed": len(training.failed)}
     document = build_report(payloads, environment(), {"command": command, "networks": networks}, sort=False)
     manager.hook.pytest_fragility_update_json(config=None, report=document)
     json_path = Path(args.json) if args.json else Path(args.report) / "report.json"
@@ -194,14 +196,14 @@ def command_measures(args: argparse.Namespace) -> int:
     for name in measures.available():
         spec = measures.get(name)
         flags = ", ".join(f for f, on in (("random", spec.random), ("not post-mortem", not spec.post_mortem)) if on)
-        print(f"{name:<30} {spec.scale:<6} {spec.cost:<7} {spec.reference}" + (f" ({flags})" if flags else ""))
+        print(f"{name:<30} {spec.scale:<8} {spec.cost:<7} {spec.reference}" + (f" ({flags})" if flags else ""))
     return 0
 
 
 def command_cache(args: argparse.Namespace) -> int:
-    from pytest_fragility.cache import ModelCache, default_cache_dir
+    from pytest_fragility.runs.cache import Cache, default_cache_dir
 
-    store = ModelCache(args.cache or default_cache_dir())
+    store = Cache(args.cache or default_cache_dir())
     if args.action == "clear":
         print(f"removed {store.clear()} runs from {store.root}")
     else:
@@ -212,12 +214,12 @@ def command_cache(args: argparse.Namespace) -> int:
 
 def command_compare(args: argparse.Namespace) -> int:
     """Exit 1 when any audit of B regressed against A (worse verdict or exponent drift)."""
+    from pytest_fragility.files import read_json
     from pytest_fragility.report import baseline
 
-    old, new = baseline.read_json(Path(args.old)), baseline.read_json(Path(args.new))
-    key = lambda a: (a.get("test") or "", a["measure"], a["family"])  # noqa: E731
-    before = {key(a): baseline.summarize(a) for a in old.get("audits", [])}
-    after = {key(a): baseline.summarize(a) for a in new.get("audits", [])}
+    old, new = read_json(Path(args.old)), read_json(Path(args.new))
+    before = {_audit_key(a): baseline.summarize(a) for a in old.get("audits", [])}
+    after = {_audit_key(a): baseline.summarize(a) for a in new.get("audits", [])}
     regressions = changes = 0
     for k in sorted(set(before) | set(after)):
         label = " ".join(p for p in k if p)
@@ -236,6 +238,10 @@ def command_compare(args: argparse.Namespace) -> int:
     return 1 if regressions or (args.strict and changes) else 0
 
 
+def _audit_key(audit: dict[str, Any]) -> tuple[str, str, str]:
+    return audit.get("test") or "", audit["measure"], audit["family"]
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fragility", description="Audit generalization measures for fragility.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -245,8 +251,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--budget", default="quick", help="smoke, quick (default), standard, paper")
     run.add_argument("--device", default=None, help="cpu (default), cuda, cuda:N, auto")
     run.add_argument("--perturbations", default=DEFAULT_PERTURBATIONS, help=f"default {DEFAULT_PERTURBATIONS}")
-    run.add_argument("--ladder", default=None, help="data rungs (default: label-noise=0.2,label-noise=0.4,dataset=<swap>)")
-    run.add_argument("--checks", default="benign,trend,scaling,value,data", help="checks to run")
+    run.add_argument("--ladder", default=None,
+                     help="data rungs (default: label-noise=0.2,label-noise=0.4,dataset=<swap>)")
+    run.add_argument("--checks", default=",".join(DEFAULT_CHECKS), help="checks to run")
     run.add_argument("--form", choices=("bound", "raw"), default="bound", help="audited form of the measures")
     run.add_argument("--report", default="fragility-report", help="HTML report folder (default fragility-report)")
     run.add_argument("--json", help="JSON report path (default <report>/report.json)")

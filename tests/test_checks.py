@@ -1,4 +1,4 @@
-"""The check rules of `pytest_fragility.checks` on constructed curves with known answers.
+"""The check rules of `pytest_fragility.auditing.rules` on constructed curves with known answers.
 
 Curves are built in closed form (power laws with seeded log-normal noise, or straight lines in
 ln m for log-scale measures) so each verdict is known in advance; point estimates are
@@ -13,12 +13,22 @@ import zlib
 import numpy as np
 import pytest
 
-from pytest_fragility import checks
-from pytest_fragility.checks import CheckResult, Context, Curve
-from pytest_fragility.engine import audit, run_checks
-from pytest_fragility.families.toy import PowerLaw, ToyFamily
-from pytest_fragility.tolerances import resolve_tolerances
-from pytest_fragility.variants import Variant
+from pytest_fragility.auditing.curves import Curve
+from pytest_fragility.auditing.engine import audit, run_checks
+from pytest_fragility.auditing.rules import ladder, perturbation
+from pytest_fragility.auditing.rules.context import Context
+from pytest_fragility.auditing.verdict import (
+    ERROR,
+    FRAGILE,
+    INCONCLUSIVE,
+    NOT_BENIGN,
+    STABLE,
+    CheckResult,
+    overall,
+)
+from pytest_fragility.spec.tolerances import resolve_tolerances
+from pytest_fragility.spec.variants import Variant
+from pytest_fragility.testing import ClosedFormFamily, PowerLaw, error_draw
 
 SIZES = np.array([100, 200, 400, 800, 1600])
 SEEDS = [0, 1, 2, 3]
@@ -40,13 +50,13 @@ def curve(variant: str, values: np.ndarray, error: np.ndarray | None = None, kin
     return Curve(variant, kind, SIZES, SEEDS, values, values, error, np.zeros_like(error))
 
 
-def context(*curves: Curve, scale: str = "linear", **tolerance: object) -> Context:
+def context(*curves: Curve, scale: str = "positive", **tolerance: object) -> Context:
     return Context({c.variant: c for c in curves}, scale, resolve_tolerances(tolerance), seed=0)  # type: ignore[arg-type]
 
 
-def fitted_exponent(values: np.ndarray, scale: str = "linear") -> float:
+def fitted_exponent(values: np.ndarray, scale: str = "positive") -> float:
     """Independent exponent: numpy least squares of the seed-mean (of ln μ for linear) vs ln m."""
-    analysed = np.log(values) if scale == "linear" else values
+    analysed = np.log(values) if scale == "positive" else values
     return float(np.polyfit(LN_M, analysed.mean(axis=0), 1)[0])
 
 
@@ -58,8 +68,8 @@ def median_abs_log_ratio(base: np.ndarray, other: np.ndarray) -> float:
 def test_trend_flip_is_fragile_and_exponents_match_least_squares():
     base = noisy(3.0 * SIZES ** -0.5, 0.05, seed=1)
     flipped = noisy(0.1 * SIZES ** 0.4, 0.05, seed=2)
-    result = checks.trend(context(curve("base", base), curve("p", flipped)), "p")
-    assert result.verdict == checks.FRAGILE
+    result = perturbation.trend(context(curve("base", base), curve("p", flipped)), "p")
+    assert result.verdict == FRAGILE
     assert "sign flipped" in result.reason
     assert result.measure_exponent.value == pytest.approx(fitted_exponent(flipped), abs=1e-9)
     assert result.base_measure_exponent.value == pytest.approx(fitted_exponent(base), abs=1e-9)
@@ -69,8 +79,8 @@ def test_trend_flip_is_fragile_and_exponents_match_least_squares():
 def test_trend_same_sign_is_stable():
     base = noisy(3.0 * SIZES ** -0.5, 0.05, seed=1)
     steeper = noisy(5.0 * SIZES ** -0.3, 0.05, seed=2)
-    result = checks.trend(context(curve("base", base), curve("p", steeper)), "p")
-    assert result.verdict == checks.STABLE
+    result = perturbation.trend(context(curve("base", base), curve("p", steeper)), "p")
+    assert result.verdict == STABLE
     assert "same sign" in result.reason
 
 
@@ -82,8 +92,8 @@ def test_trend_with_one_unresolved_side_is_inconclusive(flat_side):
     flat = np.repeat(offsets[:, None], len(SIZES), axis=1)
     falling = noisy(3.0 * SIZES ** -0.5, 0.05, seed=4)
     base, other = (flat, falling) if flat_side == "base" else (falling, flat)
-    result = checks.trend(context(curve("base", base), curve("p", other)), "p")
-    assert result.verdict == checks.INCONCLUSIVE
+    result = perturbation.trend(context(curve("base", base), curve("p", other)), "p")
+    assert result.verdict == INCONCLUSIVE
     assert "unresolved" in result.reason and flat_side in result.reason
     flat_estimate = result.base_measure_exponent if flat_side == "base" else result.measure_exponent
     assert flat_estimate.value == pytest.approx(0.0, abs=1e-12)
@@ -95,9 +105,9 @@ def test_trend_of_a_single_seed_has_no_interval_and_is_inconclusive():
     other = 5.0 * SIZES[None, :] ** 0.5
     ctx = Context({"base": Curve("base", "base", SIZES, [0], base, base, base, base),
                    "p": Curve("p", "perturbation", SIZES, [0], other, other, base, base)},
-                  "linear", resolve_tolerances(None))
-    result = checks.trend(ctx, "p")
-    assert result.verdict == checks.INCONCLUSIVE
+                  "positive", resolve_tolerances(None))
+    result = perturbation.trend(ctx, "p")
+    assert result.verdict == INCONCLUSIVE
     assert "1 seed" in result.reason
 
 
@@ -108,8 +118,8 @@ BASE_MEASURE = noisy(3.0 * SIZES ** -0.5, 0.05, seed=10)
 @pytest.mark.parametrize("shift", [0.6, -0.6])
 def test_scaling_shift_beyond_tolerance_is_fragile(shift):
     other = noisy(3.0 * SIZES ** (-0.5 + shift), 0.05, seed=11)
-    result = checks.scaling(context(curve("base", BASE_MEASURE), curve("p", other)), "p")
-    assert result.verdict == checks.FRAGILE
+    result = perturbation.scaling(context(curve("base", BASE_MEASURE), curve("p", other)), "p")
+    assert result.verdict == FRAGILE
     assert result.tolerance == 0.25
     expected = fitted_exponent(other) - fitted_exponent(BASE_MEASURE)
     assert result.difference.value == pytest.approx(expected, abs=1e-9)
@@ -118,8 +128,8 @@ def test_scaling_shift_beyond_tolerance_is_fragile(shift):
 
 def test_scaling_shift_within_tolerance_is_stable():
     other = noisy(4.0 * SIZES ** -0.48, 0.05, seed=11)
-    result = checks.scaling(context(curve("base", BASE_MEASURE), curve("p", other)), "p")
-    assert result.verdict == checks.STABLE
+    result = perturbation.scaling(context(curve("base", BASE_MEASURE), curve("p", other)), "p")
+    assert result.verdict == STABLE
     assert -0.25 <= result.difference.low <= result.difference.high <= 0.25
 
 
@@ -128,8 +138,8 @@ def test_scaling_interval_straddling_the_tolerance_is_inconclusive():
     # The tolerance is set at the point estimate, computed independently: the interval around
     # the estimate must then contain the tolerance.
     at_estimate = fitted_exponent(other) - fitted_exponent(BASE_MEASURE)
-    result = checks.scaling(context(curve("base", BASE_MEASURE), curve("p", other), exponent=at_estimate), "p")
-    assert result.verdict == checks.INCONCLUSIVE
+    result = perturbation.scaling(context(curve("base", BASE_MEASURE), curve("p", other), exponent=at_estimate), "p")
+    assert result.verdict == INCONCLUSIVE
     assert "straddles" in result.reason
     assert result.difference.low < at_estimate < result.difference.high
 
@@ -138,18 +148,18 @@ def test_scaling_exponent_relative_uses_the_base_test_error_exponent():
     other = noisy(3.0 * SIZES ** -0.35, 0.03, seed=12)
     error = noisy(BASE_ERROR, 0.01, seed=13)
     pair = (curve("base", BASE_MEASURE, error), curve("p", other, error))
-    absolute = checks.scaling(context(*pair), "p")
-    relative = checks.scaling(context(*pair, exponent_relative=0.1), "p")
-    assert absolute.verdict == checks.STABLE  # Δβ ≈ 0.15 within ±0.25
+    absolute = perturbation.scaling(context(*pair), "p")
+    relative = perturbation.scaling(context(*pair, exponent_relative=0.1), "p")
+    assert absolute.verdict == STABLE  # Δβ ≈ 0.15 within ±0.25
     assert relative.tolerance == pytest.approx(0.1 * abs(fitted_exponent(error)), abs=1e-9)
-    assert relative.verdict == checks.FRAGILE  # but beyond ±0.1·|β_e| ≈ ±0.05
+    assert relative.verdict == FRAGILE  # but beyond ±0.1·|β_e| ≈ ±0.05
 
 
 # -- value --------------------------------------------------------------------------------
 def test_value_ratio_beyond_threshold_is_fragile():
     other = noisy(2 * 3.0 * SIZES ** -0.5, 0.05, seed=20)
-    result = checks.value(context(curve("base", BASE_MEASURE), curve("p", other)), "p")
-    assert result.verdict == checks.FRAGILE
+    result = perturbation.value(context(curve("base", BASE_MEASURE), curve("p", other)), "p")
+    assert result.verdict == FRAGILE
     assert result.tolerance == pytest.approx(math.log(1.5))
     assert result.difference.value == pytest.approx(median_abs_log_ratio(BASE_MEASURE, other), abs=1e-9)
     assert result.difference.value == pytest.approx(math.log(2), abs=0.1)
@@ -158,16 +168,16 @@ def test_value_ratio_beyond_threshold_is_fragile():
 @pytest.mark.parametrize("factor", [1.1, 1 / 1.1])
 def test_value_ratio_within_threshold_is_stable(factor):
     other = noisy(factor * 3.0 * SIZES ** -0.5, 0.05, seed=21)
-    result = checks.value(context(curve("base", BASE_MEASURE), curve("p", other)), "p")
-    assert result.verdict == checks.STABLE
+    result = perturbation.value(context(curve("base", BASE_MEASURE), curve("p", other)), "p")
+    assert result.verdict == STABLE
     assert result.difference.high <= math.log(1.5)
 
 
 def test_value_ratio_straddling_the_threshold_is_inconclusive():
     other = noisy(1.5 * 3.0 * SIZES ** -0.5, 0.05, seed=22)
     at_estimate = math.exp(median_abs_log_ratio(BASE_MEASURE, other))
-    result = checks.value(context(curve("base", BASE_MEASURE), curve("p", other), value_ratio=at_estimate), "p")
-    assert result.verdict == checks.INCONCLUSIVE
+    result = perturbation.value(context(curve("base", BASE_MEASURE), curve("p", other), value_ratio=at_estimate), "p")
+    assert result.verdict == INCONCLUSIVE
     assert "straddles" in result.reason
 
 
@@ -182,14 +192,14 @@ def test_log_scale_trends_are_slopes_of_the_value_against_ln_m():
     other = log_line(-2.0, 0.3, 0.02, seed=31)   # also both signs, rising
     assert (base > 0).any() and (base < 0).any() and (other > 0).any() and (other < 0).any()
     ctx = context(curve("base", base), curve("p", other), scale="log")
-    result = checks.trend(ctx, "p")
+    result = perturbation.trend(ctx, "p")
     assert result.base_measure_exponent.value == pytest.approx(fitted_exponent(base, "log"), abs=1e-9)
     assert result.measure_exponent.value == pytest.approx(fitted_exponent(other, "log"), abs=1e-9)
     assert result.base_measure_exponent.value == pytest.approx(-0.5, abs=0.03)
-    assert result.verdict == checks.FRAGILE
-    scaling = checks.scaling(ctx, "p")
+    assert result.verdict == FRAGILE
+    scaling = perturbation.scaling(ctx, "p")
     assert scaling.difference.value == pytest.approx(0.8, abs=0.05)
-    assert scaling.verdict == checks.FRAGILE
+    assert scaling.verdict == FRAGILE
 
 
 def test_log_scale_value_check_compares_differences_with_ln_ratio():
@@ -197,24 +207,24 @@ def test_log_scale_value_check_compares_differences_with_ln_ratio():
     far = base + 1.0    # |Δ| = 1 > ln 1.5
     near = base + 0.1   # |Δ| = 0.1 < ln 1.5
     ctx = context(curve("base", base), curve("far", far), curve("near", near), scale="log")
-    far_result, near_result = checks.value(ctx, "far"), checks.value(ctx, "near")
+    far_result, near_result = perturbation.value(ctx, "far"), perturbation.value(ctx, "near")
     assert far_result.difference.value == pytest.approx(1.0, abs=1e-9)
-    assert far_result.verdict == checks.FRAGILE
-    assert near_result.verdict == checks.STABLE
+    assert far_result.verdict == FRAGILE
+    assert near_result.verdict == STABLE
 
 
 # -- benign gate ----------------------------------------------------------------------------
 @pytest.mark.parametrize("error_law, verdict", [
-    (2.0 * SIZES ** -0.7, checks.NOT_BENIGN),      # exponent moved by 0.2 > 0.1
-    (2.8 * SIZES ** -0.5, checks.NOT_BENIGN),      # level ×1.4 > ×1.25
-    (2.0 * 400 ** 0.05 * SIZES ** -0.55, checks.STABLE),  # moved 0.05, same level at m = 400
-    (2.2 * SIZES ** -0.5, checks.STABLE),          # ×1.1
+    (2.0 * SIZES ** -0.7, NOT_BENIGN),      # exponent moved by 0.2 > 0.1
+    (2.8 * SIZES ** -0.5, NOT_BENIGN),      # level ×1.4 > ×1.25
+    (2.0 * 400 ** 0.05 * SIZES ** -0.55, STABLE),  # moved 0.05, same level at m = 400
+    (2.2 * SIZES ** -0.5, STABLE),          # ×1.1
 ])
 def test_benign_gate_on_test_error_exponent_and_level(error_law, verdict):
     base_error = noisy(BASE_ERROR, 0.01, seed=40)
     other_error = noisy(error_law, 0.01, seed=41)
     ctx = context(curve("base", BASE_MEASURE, base_error), curve("p", BASE_MEASURE, other_error))
-    result = checks.benign(ctx, "p")
+    result = perturbation.benign(ctx, "p")
     assert result.verdict == verdict
     shift = fitted_exponent(other_error) - fitted_exponent(base_error)
     assert result.difference.value == pytest.approx(shift, abs=1e-9)
@@ -228,47 +238,47 @@ def test_checks_of_a_not_benign_perturbation_report_not_benign():
     ctx = context(curve("base", BASE_MEASURE), curve("p", flipped, moved_error))
     results = run_checks(ctx, ("benign", "trend", "scaling", "value"), ["p"], [], None)
     assert [(r.check, r.verdict) for r in results] == [
-        ("benign", checks.NOT_BENIGN), ("trend", checks.NOT_BENIGN),
-        ("scaling", checks.NOT_BENIGN), ("value", checks.NOT_BENIGN)]
-    assert checks.overall(results) == checks.INCONCLUSIVE
+        ("benign", NOT_BENIGN), ("trend", NOT_BENIGN),
+        ("scaling", NOT_BENIGN), ("value", NOT_BENIGN)]
+    assert overall(results) == INCONCLUSIVE
     # The same measure judged without the gate would be fragile on every count.
-    assert {checks.trend(ctx, "p").verdict, checks.scaling(ctx, "p").verdict,
-            checks.value(ctx, "p").verdict} == {checks.FRAGILE}
+    assert {perturbation.trend(ctx, "p").verdict, perturbation.scaling(ctx, "p").verdict,
+            perturbation.value(ctx, "p").verdict} == {FRAGILE}
 
 
 def test_audit_gate_on_toy_family_and_its_tolerance():
     # Test error's exponent moves by 0.25 (level equal at m = 400): benign only if the
     # exponent tolerance is loosened.
-    family = ToyFamily("toy", errors={"lr×2": PowerLaw(2.0 * 400 ** 0.25, -0.75)})
-    perturbation = Variant("lr×2", "perturbation")
+    family = ClosedFormFamily("toy", errors={"lr×2": PowerLaw(2.0 * 400 ** 0.25, -0.75)})
+    doubled = Variant("lr×2", "perturbation")
 
     def flips(run):
-        return run.m ** (0.5 if run.variant == "lr×2" else -0.5) * math.exp(0.05 * run.toy["z"])
+        return run.m ** (0.5 if run.variant == "lr×2" else -0.5) * math.exp(0.05 * error_draw(run))
 
-    gated = audit(flips, family, [perturbation], progress=False)
+    gated = audit(flips, family, [doubled], progress=False)
     assert {r.check: r.verdict for r in gated.checks} == {
-        "benign": checks.NOT_BENIGN, "trend": checks.NOT_BENIGN,
-        "scaling": checks.NOT_BENIGN, "value": checks.NOT_BENIGN}
-    assert gated.verdict == checks.INCONCLUSIVE
+        "benign": NOT_BENIGN, "trend": NOT_BENIGN,
+        "scaling": NOT_BENIGN, "value": NOT_BENIGN}
+    assert gated.verdict == INCONCLUSIVE
     assert "not benign" in gated.checks[0].reason
-    loose = audit(flips, family, [perturbation], tolerance={"benign_exponent": 0.5}, progress=False)
-    assert loose.verdict == checks.FRAGILE
-    assert {r.check: r.verdict for r in loose.checks}["trend"] == checks.FRAGILE
+    loose = audit(flips, family, [doubled], tolerance={"benign_exponent": 0.5}, progress=False)
+    assert loose.verdict == FRAGILE
+    assert {r.check: r.verdict for r in loose.checks}["trend"] == FRAGILE
 
 
 # -- data ladder ----------------------------------------------------------------------------
-LADDER = ToyFamily("ladder", errors={"noise=0.1": PowerLaw(3.0, -0.5), "noise=0.3": PowerLaw(4.5, -0.45)})
-RUNGS = [Variant("noise=0.1", "data"), Variant("noise=0.3", "data")]
+LADDER = ClosedFormFamily("ladder", errors={"noise=0.1": PowerLaw(3.0, -0.5), "noise=0.3": PowerLaw(4.5, -0.45)})
+RUNGS = [Variant("noise=0.1", "rung"), Variant("noise=0.3", "rung")]
 
 
 def test_data_ladder_measure_that_follows_test_error_is_stable():
-    result = audit(lambda run: 3 * run.toy["error"], LADDER, data=RUNGS, progress=False)
+    result = audit(lambda run: 3 * run.test_error, LADDER, data=RUNGS, progress=False)
     (check,) = [r for r in result.checks if r.check == "data"]
-    assert check.verdict == checks.STABLE
+    assert check.verdict == STABLE
     assert check.details["kendall_tau"] == pytest.approx(1.0)
     assert check.details["rungs"] == ["base", "noise=0.1", "noise=0.3"]
     assert "all 3 difference(s)" in check.reason
-    assert result.verdict == checks.STABLE
+    assert result.verdict == STABLE
 
 
 def test_data_blind_measure_misses_the_ladder():
@@ -277,16 +287,16 @@ def test_data_blind_measure_misses_the_ladder():
 
     result = audit(blind, LADDER, data=RUNGS, progress=False)
     (check,) = [r for r in result.checks if r.check == "data"]
-    assert check.verdict == checks.FRAGILE
+    assert check.verdict == FRAGILE
     assert check.details["kendall_tau"] == 0.0
     assert check.reason.count("misses") == 3
-    assert result.verdict == checks.FRAGILE
+    assert result.verdict == FRAGILE
 
 
 def test_reversed_measure_reverses_the_ladder():
-    result = audit(lambda run: 1 / run.toy["error"], LADDER, data=RUNGS, progress=False)
+    result = audit(lambda run: 1 / run.test_error, LADDER, data=RUNGS, progress=False)
     (check,) = [r for r in result.checks if r.check == "data"]
-    assert check.verdict == checks.FRAGILE
+    assert check.verdict == FRAGILE
     assert check.details["kendall_tau"] == pytest.approx(-1.0)
     assert "reverses" in check.reason and "misses" not in check.reason
 
@@ -302,40 +312,40 @@ def test_ranking_the_rungs_right_is_not_enough_without_resolving_their_differenc
     def measure_values(name: str) -> np.ndarray:
         return np.exp(levels[name] + 0.3 * signs[name][:, None] + np.zeros(len(SIZES)))
 
-    ladder = [curve(name, measure_values(name),
-                    noisy(error_levels[name] * BASE_ERROR, 0.01, seed=60 + i), kind="base" if i == 0 else "data")
-              for i, name in enumerate(signs)]
-    result = checks.data(context(*ladder), ["r1", "r2"])
+    rungs = [curve(name, measure_values(name),
+                   noisy(error_levels[name] * BASE_ERROR, 0.01, seed=60 + i), kind="base" if i == 0 else "rung")
+             for i, name in enumerate(signs)]
+    result = ladder.data(context(*rungs), ["r1", "r2"])
     assert result.details["kendall_tau"] == pytest.approx(1.0)
-    assert result.verdict == checks.FRAGILE
+    assert result.verdict == FRAGILE
     assert result.reason.count("misses") == 1 and "misses base→r1" in result.reason
 
 
 def test_ladder_that_test_error_does_not_separate_is_inconclusive():
-    flat_ladder = ToyFamily("flat-ladder")  # every rung has the base error law
-    result = audit(lambda run: run.toy["error"], flat_ladder, data=RUNGS, progress=False)
+    flat_ladder = ClosedFormFamily("flat-ladder")  # every rung has the base error law
+    result = audit(lambda run: run.test_error, flat_ladder, data=RUNGS, progress=False)
     (check,) = [r for r in result.checks if r.check == "data"]
-    assert check.verdict == checks.INCONCLUSIVE
+    assert check.verdict == INCONCLUSIVE
     assert "nothing to judge" in check.reason
 
 
 # -- tracking -------------------------------------------------------------------------------
-TRACK = ToyFamily("track", noise=0.05)
+TRACK = ClosedFormFamily("track", noise=0.05)
 
 
 def power(exponent: float):
     def measure(run):
-        return run.m ** exponent * math.exp(0.05 * run.toy["z"])
+        return run.m ** exponent * math.exp(0.05 * error_draw(run))
     return measure
 
 
 @pytest.mark.parametrize("exponent, expect, verdict", [
-    (-0.3, "decreasing", checks.STABLE),
-    (-0.3, "increasing", checks.FRAGILE),
-    (0.3, "increasing", checks.STABLE),
-    (0.3, "decreasing", checks.FRAGILE),
-    (0.3, None, checks.FRAGILE),     # no expectation: must follow test error, which falls
-    (-0.3, None, checks.STABLE),
+    (-0.3, "decreasing", STABLE),
+    (-0.3, "increasing", FRAGILE),
+    (0.3, "increasing", STABLE),
+    (0.3, "decreasing", FRAGILE),
+    (0.3, None, FRAGILE),     # no expectation: must follow test error, which falls
+    (-0.3, None, STABLE),
 ])
 def test_tracking_compares_the_trend_sign_with_the_expectation(exponent, expect, verdict):
     chosen = ("tracking",) if expect is None else ()
@@ -351,18 +361,18 @@ def test_tracking_is_inconclusive_when_the_measure_trend_is_unresolved():
         return 1.0 + 0.1 * run.seed
     result = audit(flat, TRACK, checks=(), expect="decreasing", progress=False)
     (check,) = [r for r in result.checks if r.check == "tracking"]
-    assert check.verdict == checks.INCONCLUSIVE
+    assert check.verdict == INCONCLUSIVE
     assert "unresolved" in check.reason
 
 
 def test_audit_infers_log_scale_for_values_of_both_signs():
     def signed(run):
-        return 3.0 - 0.5 * math.log(run.m) + 0.02 * run.toy["z"]
+        return 3.0 - 0.5 * math.log(run.m) + 0.02 * error_draw(run)
     result = audit(signed, TRACK, checks=(), expect="decreasing", progress=False)
     assert result.scale == "log"
     (check,) = [r for r in result.checks if r.check == "tracking"]
     assert check.measure_exponent.value == pytest.approx(-0.5, abs=0.02)
-    assert check.verdict == checks.STABLE
+    assert check.verdict == STABLE
 
 
 # -- overall --------------------------------------------------------------------------------
@@ -371,30 +381,25 @@ def rows(*verdicts: str, check: str = "trend") -> list[CheckResult]:
 
 
 @pytest.mark.parametrize("verdicts, expected", [
-    ((checks.STABLE, checks.INCONCLUSIVE, checks.ERROR, checks.FRAGILE), checks.FRAGILE),
-    ((checks.STABLE, checks.INCONCLUSIVE, checks.ERROR), checks.ERROR),
-    ((checks.STABLE, checks.INCONCLUSIVE, checks.NOT_BENIGN), checks.INCONCLUSIVE),
-    ((checks.STABLE, checks.NOT_BENIGN), checks.STABLE),
-    ((checks.STABLE,), checks.STABLE),
-    ((checks.NOT_BENIGN, checks.NOT_BENIGN), checks.INCONCLUSIVE),
-    ((), checks.INCONCLUSIVE),
+    ((STABLE, INCONCLUSIVE, ERROR, FRAGILE), FRAGILE),
+    ((STABLE, INCONCLUSIVE, ERROR), ERROR),
+    ((STABLE, INCONCLUSIVE, NOT_BENIGN), INCONCLUSIVE),
+    ((STABLE, NOT_BENIGN), STABLE),
+    ((STABLE,), STABLE),
+    ((NOT_BENIGN, NOT_BENIGN), INCONCLUSIVE),
+    ((), INCONCLUSIVE),
 ])
 def test_overall_precedence(verdicts, expected):
-    assert checks.overall(rows(*verdicts)) == expected
+    assert overall(rows(*verdicts)) == expected
 
 
 def test_overall_ignores_benign_rows():
-    gate_rows = rows(checks.NOT_BENIGN, checks.STABLE, check="benign")
-    assert checks.overall(gate_rows + rows(checks.STABLE)) == checks.STABLE
-    assert checks.overall(gate_rows) == checks.INCONCLUSIVE
+    gate_rows = rows(NOT_BENIGN, STABLE, check="benign")
+    assert overall(gate_rows + rows(STABLE)) == STABLE
+    assert overall(gate_rows) == INCONCLUSIVE
 
 
 def test_trend_reports_the_shape_free_kendall_tau_against_m():
-    import numpy as np
-
-    from pytest_fragility import checks as rules
-    from pytest_fragility.checks import Context, Curve
-
     m = np.array([100, 200, 400, 800])
     seeds = [0, 1]
     falling = np.array([[4.0, 3.0, 2.0, 1.0], [4.1, 3.1, 2.1, 1.1]])
@@ -402,11 +407,5 @@ def test_trend_reports_the_shape_free_kendall_tau_against_m():
     errors = np.array([[0.4, 0.3, 0.2, 0.1], [0.41, 0.31, 0.21, 0.11]])
     curves = {"base": Curve("base", "base", m, seeds, falling, falling, errors, errors * 0),
               "p": Curve("p", "perturbation", m, seeds, rising, rising, errors, errors * 0)}
-    result = rules.trend(Context(curves, "linear", rules_tolerances()), "p")
+    result = perturbation.trend(Context(curves, "positive", resolve_tolerances(None)), "p")
     assert result.details["kendall_tau_vs_m"] == {"base": -1.0, "p": 1.0}
-
-
-def rules_tolerances():
-    from pytest_fragility.tolerances import resolve_tolerances
-
-    return resolve_tolerances(None)

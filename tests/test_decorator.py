@@ -12,9 +12,9 @@ from _pytest.compat import getfuncargnames
 
 import pytest_fragility as pf
 from pytest_fragility import families
-from pytest_fragility.check import CheckSpec, fragility_check
 from pytest_fragility.errors import ConfigurationError
-from pytest_fragility.families.toy import ToyFamily
+from pytest_fragility.plugin.decorator import CheckSpec, fragility_check
+from pytest_fragility.testing import ClosedFormFamily
 
 FAMILY = "toy-decorator"
 
@@ -23,7 +23,7 @@ FAMILY = "toy-decorator"
 def toy_family(monkeypatch):
     """A toy family registered for each test; the registry is restored afterwards."""
     monkeypatch.setattr(families, "_USER", dict(families._USER))
-    families.register(ToyFamily(FAMILY), replace=True)
+    families.register(ClosedFormFamily(FAMILY), replace=True)
 
 
 def marks(function, name):
@@ -42,16 +42,27 @@ def test_returns_the_function_itself_with_a_fragility_mark_and_an_xdist_group():
     decorated = fragility_check(
         family=FAMILY, perturbations=[pf.perturb.lr(0.5), pf.perturb.optimizer("adam")],
         data=pf.data.label_noise(0.2), checks=("trend", "data", "trend"), tolerance={"exponent": 0.3},
-        budget="smoke", scale="linear", expect="decreasing",
+        budget="smoke", scale="positive", expect="decreasing",
     )(test_x)
 
     assert decorated is test_x
     assert spec_of(test_x) == CheckSpec(
         family=FAMILY, perturbations=(pf.perturb.lr(0.5), pf.perturb.optimizer("adam")),
         data=(pf.data.label_noise(0.2),), checks=("trend", "data"), tolerance={"exponent": 0.3},
-        budget="smoke", scale="linear", expect="decreasing",
+        budget="smoke", scale="positive", expect="decreasing",
     )
     assert [mark.args for mark in marks(test_x, "xdist_group")] == [(f"fragility-{FAMILY}",)]
+
+
+def test_the_old_scale_name_linear_still_works_with_a_deprecation_warning():
+    with pytest.warns(DeprecationWarning, match='scale="linear" is deprecated'):
+        decorate = fragility_check(family=FAMILY, scale="linear")
+
+    @decorate
+    def test_x(run):
+        return 1.0
+
+    assert spec_of(test_x).scale == "positive"
 
 
 def test_defaults_follow_the_design():
@@ -117,7 +128,7 @@ BAD_ARGUMENTS = {
     "measure": ({"measure": "path_nrom"}, r"unknown measure 'path_nrom'; valid: .*path_norm"),
     "form-without-measure": ({"form": "bound"}, r"form= applies with measure="),
     "form": ({"measure": "path_norm", "form": "bounded"}, r"unknown form 'bounded'; valid: bound, raw$"),
-    "scale": ({"scale": "loglog"}, r"unknown scale 'loglog'; valid: linear, log$"),
+    "scale": ({"scale": "loglog"}, r"unknown scale 'loglog'; valid: log, positive$"),
     "expect": ({"expect": "down"}, r"unknown expect value 'down'; valid: decreasing, increasing$"),
 }
 
@@ -146,5 +157,5 @@ def test_a_class_is_refused():
 def test_a_family_registered_later_is_accepted():
     with pytest.raises(ConfigurationError, match="unknown family 'toy-later'"):
         fragility_check(family="toy-later")
-    families.register(ToyFamily("toy-later"), replace=True)
+    families.register(ClosedFormFamily("toy-later"), replace=True)
     assert inspect.isfunction(fragility_check(family="toy-later")(lambda run: 1.0))

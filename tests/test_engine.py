@@ -16,22 +16,25 @@ import torch
 from scipy import stats as scipy_stats
 
 import pytest_fragility as pf
-from pytest_fragility import checks
-from pytest_fragility.engine import as_scalar, audit, predictive_check
+from pytest_fragility.auditing.engine import audit
+from pytest_fragility.auditing.rules.predictive import predictive_check
+from pytest_fragility.auditing.subject import as_scalar
+from pytest_fragility.auditing.verdict import ERROR, FRAGILE, INCONCLUSIVE, STABLE
 from pytest_fragility.errors import ConfigurationError
-from pytest_fragility.families.toy import PowerLaw, ToyFamily
 from pytest_fragility.measures.registry import MeasureSpec
-from pytest_fragility.variants import Variant
+from pytest_fragility.spec.tolerances import resolve_tolerances
+from pytest_fragility.spec.variants import Variant
+from pytest_fragility.testing import ClosedFormFamily, PowerLaw, error_draw
 from tests.helpers import toy_family
 
-TOY = ToyFamily("toy", errors={"lr×2": PowerLaw(2.4, -0.5)})
+TOY = ClosedFormFamily("toy", errors={"lr×2": PowerLaw(2.4, -0.5)})
 PERTURBATION = Variant("lr×2", "perturbation")
-RUNG = Variant("noise=0.3", "data")
+RUNG = Variant("noise=0.3", "rung")
 FAILING_RUN = "family=toy variant=base m=200 seed=1"
 
 
 def error_measure(run):
-    return run.toy["error"]
+    return run.test_error
 
 
 def failing_on_one_run(bad):
@@ -39,7 +42,7 @@ def failing_on_one_run(bad):
     def measure(run):
         if (run.variant, run.m, run.seed) == ("base", 200, 1):
             return bad()
-        return run.toy["error"]
+        return run.test_error
     return measure
 
 
@@ -63,13 +66,13 @@ def test_a_failing_cell_is_an_error_naming_the_run_and_the_audit_completes(bad, 
     assert len(result.errors) == 1
     (message,) = result.errors
     assert says in message and FAILING_RUN in message
-    assert result.verdict == checks.ERROR
+    assert result.verdict == ERROR
     assert not result.passed()
     assert result.runs["measure_errors"] == 1 and result.runs["total"] == 20
     as_dict = result.to_dict()
     assert as_dict["errors"] == [message]
     (row,) = [c for c in as_dict["checks"] if c["check"] == "measure"]
-    assert row["verdict"] == checks.ERROR and message in row["reason"]
+    assert row["verdict"] == ERROR and message in row["reason"]
     # The failed cell leaves both curves; every other cell is measured.
     base = result.curves["base"]
     at = (base.seeds.index(1), base.m.tolist().index(200))
@@ -81,11 +84,11 @@ def test_an_error_does_not_hide_a_fragile_verdict():
     def flips_and_fails(run):
         if (run.variant, run.m, run.seed) == ("base", 200, 1):
             raise RuntimeError("boom")
-        return run.m ** (0.5 if run.variant == "lr×2" else -0.5) * math.exp(0.05 * run.toy["z"])
+        return run.m ** (0.5 if run.variant == "lr×2" else -0.5) * math.exp(0.05 * error_draw(run))
 
     result = audit(flips_and_fails, TOY, [PERTURBATION], progress=False)
-    assert result.verdict == checks.FRAGILE
-    assert {c.check: c.verdict for c in result.checks}["measure"] == checks.ERROR
+    assert result.verdict == FRAGILE
+    assert {c.check: c.verdict for c in result.checks}["measure"] == ERROR
 
 
 @pytest.mark.parametrize("convert", [
@@ -93,12 +96,12 @@ def test_an_error_does_not_hide_a_fragile_verdict():
     lambda x: torch.tensor(x, dtype=torch.float64),
 ])
 def test_numpy_and_zero_dim_tensor_returns_are_accepted(convert):
-    result = audit(lambda run: convert(run.toy["error"]), TOY, progress=False)
+    result = audit(lambda run: convert(run.test_error), TOY, progress=False)
     assert result.errors == []
-    for cell in result.cells:
+    for cell in result.measurements:
         assert type(cell.value) is float
         assert cell.value == pytest.approx(float(convert(cell.test_error)))
-    assert result.verdict == checks.INCONCLUSIVE  # nothing to judge without perturbations
+    assert result.verdict == INCONCLUSIVE  # nothing to judge without perturbations
 
 
 def test_as_scalar_accepts_python_ints():
@@ -109,7 +112,7 @@ def test_as_scalar_accepts_python_ints():
 class PartlyConverged:
     """A toy family whose runs at the listed (m, seed) did not converge."""
 
-    def __init__(self, family: ToyFamily, stalled: set[tuple[int, int]]) -> None:
+    def __init__(self, family: ClosedFormFamily, stalled: set[tuple[int, int]]) -> None:
         self.family, self.stalled, self.name = family, stalled, family.name
 
     def runs(self, budget, variants=(), **options):
@@ -125,7 +128,7 @@ def test_non_converged_runs_are_excluded_from_curves_and_counted():
 
     def measure(run):
         measured.append((run.variant, run.m, run.seed))
-        return run.toy["error"]
+        return run.test_error
 
     result = audit(measure, PartlyConverged(TOY, stalled), [PERTURBATION], progress=False)
     assert result.runs["non_converged"] == 4  # two cells in each of two variants
@@ -139,13 +142,13 @@ def test_non_converged_runs_are_excluded_from_curves_and_counted():
         assert np.isfinite(curve.values).sum() == curve.values.size - 2
     frame = result.to_frame()
     assert (~frame["converged"]).sum() == 4
-    assert result.verdict == checks.STABLE
+    assert result.verdict == STABLE
 
 
 # -- results -----------------------------------------------------------------------------------
 def rich_audit(seed: int = 0):
     """Perturbation, data rung, tracking, predictive thresholds and one failing cell."""
-    family = ToyFamily("toy", errors={"lr×2": PowerLaw(2.4, -0.5), "noise=0.3": PowerLaw(4.0, -0.45)})
+    family = ClosedFormFamily("toy", errors={"lr×2": PowerLaw(2.4, -0.5), "noise=0.3": PowerLaw(4.0, -0.45)})
     return audit(failing_on_one_run(boom), family, [PERTURBATION], [RUNG], expect="decreasing",
                  tolerance={"kendall_min": 0.5, "sign_error_max": 0.2}, seed=seed, progress=False)
 
@@ -173,7 +176,7 @@ def test_to_dict_is_plain_python_and_to_json_round_trips():
     assert_plain(as_dict)
     assert json.loads(result.to_json()) == as_dict
     assert as_dict["runs"]["total"] == 60 and as_dict["runs"]["measure_errors"] == 1
-    assert as_dict["verdict"] == checks.ERROR
+    assert as_dict["verdict"] == ERROR
 
 
 def test_to_frame_has_one_row_per_run():
@@ -206,7 +209,7 @@ def test_the_same_audit_twice_is_identical_and_the_seed_drives_the_bootstrap():
     ({"tolerance": {"exponnent": 0.3}}, ["'exponnent'", "exponent", "value_ratio"]),
     ({"tolerance": {"exponent": "wide"}}, ["'exponent'", "number"]),
     ({"tolerance": {"level": 95}}, ["'level'", "(0, 1)"]),
-    ({"scale": "loglog"}, ["'loglog'", "linear, log"]),
+    ({"scale": "loglog"}, ["'loglog'", "log, positive"]),
     ({"expect": "down"}, ["'down'", "decreasing, increasing"]),
     ({"perturbations": "lr×2"}, ["'lr×2'", "pf.perturb.lr", "pf.perturb.width"]),
     ({"perturbations": [RUNG]}, ["noise=0.3", "not a perturbation", "pf.perturb.lr"]),
@@ -244,41 +247,40 @@ def test_a_measure_equal_to_the_gap_is_perfectly_predictive():
 
 def test_kendall_tau_matches_scipy_on_untied_values():
     def partial(run):  # follows test error loosely: ranks disagree on some pairs
-        return run.toy["error"] * math.exp(0.3 * math.sin(7 * run.m + run.seed))
+        return run.test_error * math.exp(0.3 * math.sin(7 * run.m + run.seed))
 
     result = audit(partial, TOY, [PERTURBATION], progress=False)
-    values = np.array([c.value for c in result.cells])
-    gaps = np.array([c.test_error - c.train_error for c in result.cells])
+    values = np.array([c.value for c in result.measurements])
+    gaps = np.array([c.test_error - c.train_error for c in result.measurements])
     expected = scipy_stats.kendalltau(values, gaps).statistic  # τ-b = τ-a without ties
     assert len(set(values)) == len(values) and len(set(gaps)) == len(gaps)
     assert result.predictiveness["kendall_tau"] == pytest.approx(expected, abs=1e-12)
     assert 0.2 < expected < 0.95
 
 
-@pytest.mark.parametrize("sign, verdict", [(1, checks.STABLE), (-1, checks.FRAGILE)])
+@pytest.mark.parametrize("sign, verdict", [(1, STABLE), (-1, FRAGILE)])
 def test_predictive_thresholds_create_a_predictive_check(sign, verdict):
     thresholds = {"kendall_min": 0.5, "psi_min": 0.5, "sign_error_max": 0.2}
-    result = audit(lambda run: run.toy["error"] ** sign, TOY, [PERTURBATION], tolerance=thresholds,
+    result = audit(lambda run: run.test_error ** sign, TOY, [PERTURBATION], tolerance=thresholds,
                    progress=False)
     (row,) = [c for c in result.checks if c.check == "predictive"]
     assert row.verdict == verdict
-    if verdict == checks.FRAGILE:
+    if verdict == FRAGILE:
         assert "kendall_tau -1.000 < 0.5" in row.reason and "worst sign error 1.000 > 0.2" in row.reason
-        assert result.verdict == checks.FRAGILE
+        assert result.verdict == FRAGILE
 
 
 @pytest.mark.parametrize("thresholds, predictive, verdict", [
-    ({"kendall_min": 0.3}, {"kendall_tau": 0.31}, checks.STABLE),
-    ({"kendall_min": 0.3}, {"kendall_tau": 0.29}, checks.FRAGILE),
-    ({"psi_min": 0.3}, {"psi": None}, checks.INCONCLUSIVE),
-    ({"sign_error_max": 0.2}, {"sign_error": {"max": 0.2}}, checks.STABLE),
-    ({"sign_error_max": 0.2}, {"sign_error": {"max": 0.25}}, checks.FRAGILE),
-    ({"sign_error_max": 0.2}, {"sign_error": None}, checks.INCONCLUSIVE),
-    ({"kendall_min": 0.3, "psi_min": 0.3}, {"kendall_tau": 0.1, "psi": None}, checks.FRAGILE),
+    ({"kendall_min": 0.3}, {"kendall_tau": 0.31}, STABLE),
+    ({"kendall_min": 0.3}, {"kendall_tau": 0.29}, FRAGILE),
+    ({"psi_min": 0.3}, {"psi": None}, INCONCLUSIVE),
+    ({"sign_error_max": 0.2}, {"sign_error": {"max": 0.2}}, STABLE),
+    ({"sign_error_max": 0.2}, {"sign_error": {"max": 0.25}}, FRAGILE),
+    ({"sign_error_max": 0.2}, {"sign_error": None}, INCONCLUSIVE),
+    ({"kendall_min": 0.3, "psi_min": 0.3}, {"kendall_tau": 0.1, "psi": None}, FRAGILE),
 ])
 def test_predictive_check_thresholds(thresholds, predictive, verdict):
-    tolerances = {"kendall_min": None, "psi_min": None, "sign_error_max": None, **thresholds}
-    assert predictive_check(predictive, tolerances).verdict == verdict
+    assert predictive_check(predictive, resolve_tolerances(thresholds)).verdict == verdict
 
 
 # -- built-in measures on a tiny trained family ---------------------------------------------
@@ -293,7 +295,7 @@ def trained(tmp_path_factory):
 
 
 def by_cell(result):
-    return {(c.variant, c.m, c.seed): c for c in result.cells}
+    return {(c.variant, c.m, c.seed): c for c in result.measurements}
 
 
 @pytest.mark.parametrize("name", ["path_norm", "log_prod_of_fro"])
@@ -307,14 +309,14 @@ def test_built_in_measures_are_audited_in_bound_form_by_default(trained, name):
     assert len(bound_cells) == len(runs) == 4
     for run in runs:
         expected_raw = float(spec.compute(run))
-        expected_bound = (math.sqrt(expected_raw / run.m) if spec.scale == "linear"
+        expected_bound = (math.sqrt(expected_raw / run.m) if spec.scale == "positive"
                           else 0.5 * (expected_raw - math.log(run.m)))
         key = (run.variant, run.m, run.seed)
         assert bound_cells[key].value == pytest.approx(expected_bound, rel=1e-6)
         assert bound_cells[key].raw == pytest.approx(expected_raw, rel=1e-6)
         assert raw_cells[key].value == pytest.approx(expected_raw, rel=1e-6)
     curve = bound.curves["base"]
-    for (variant, m, seed), cell in bound_cells.items():
+    for (_, m, seed), cell in bound_cells.items():
         at = (curve.seeds.index(seed), curve.m.tolist().index(m))
         assert curve.values[at] == cell.value and curve.raw[at] == cell.raw
 

@@ -9,22 +9,22 @@ import pytest
 import pytest_fragility as pf
 import pytest_fragility.families
 import pytest_fragility.measures
-import pytest_fragility.session
+import pytest_fragility.plugin.session
 from pytest_fragility import cli
 from pytest_fragility.measures import registry
 
 HOOK_CONFTEST = """
 import pytest_fragility as pf
-from pytest_fragility.families.toy import ToyFamily
+from pytest_fragility.testing import ClosedFormFamily, error_draw
 from pytest_fragility.measures.registry import MeasureSpec
 
 
 def pytest_fragility_families(config):
-    return [ToyFamily("toy-from-hook", noise=0.02)]
+    return [ClosedFormFamily("toy-from-hook", noise=0.02)]
 
 
 def pytest_fragility_measures(config):
-    return [MeasureSpec("toy_error_measure", compute=lambda run: 5 * run.toy["error"],
+    return [MeasureSpec("toy_error_measure", compute=lambda run: 5 * run.test_error,
                         description="five times the toy test error", reference="tests")]
 
 
@@ -71,9 +71,9 @@ class HookPlugin:
 
     @staticmethod
     def pytest_fragility_families(config):
-        from pytest_fragility.families.toy import ToyFamily
+        from pytest_fragility.testing import ClosedFormFamily
 
-        return [ToyFamily("toy-cli")]
+        return [ClosedFormFamily("toy-cli")]
 
 
 def test_the_command_loads_extension_packages_through_entry_points(monkeypatch, capsys):

@@ -14,11 +14,11 @@ import pytest
 import torch
 from torch import nn
 
-from pytest_fragility import checks
-from pytest_fragility.engine import audit
-from pytest_fragility.families.toy import ToyFamily
-from pytest_fragility.invariance import adjacent_layers, permute, reparameterizations, rescale, transformed_run
+from pytest_fragility.auditing.engine import audit
+from pytest_fragility.auditing.verdict import ERROR, FRAGILE, INCONCLUSIVE, STABLE
 from pytest_fragility.measures.registry import MeasureSpec
+from pytest_fragility.runs.reparameterize import adjacent_layers, permute, reparameterizations, rescale, transformed_run
+from pytest_fragility.testing import ClosedFormFamily
 from tests.helpers import toy_family
 
 ALPHA = 4.0  # the default invariance_alpha
@@ -96,9 +96,9 @@ def test_path_norm_is_invariant(trained):
     result = audit("path_norm", family, budget="tiny", cache=cache, checks=["invariance"], progress=False)
     rows = invariance_rows(result)
     assert len(rows) == 4
-    assert {r.verdict for r in rows.values()} == {checks.STABLE}
+    assert {r.verdict for r in rows.values()} == {STABLE}
     assert all(r.details["worst_change"] < 1e-5 for r in rows.values())
-    assert result.verdict == checks.STABLE
+    assert result.verdict == STABLE
 
 
 @pytest.mark.parametrize("name", ["param_norm", "l2"])
@@ -106,9 +106,9 @@ def test_weight_norms_change_under_rescaling_by_the_amount_the_weights_say(train
     family, cache, runs = trained
     result = audit(name, family, budget="tiny", cache=cache, checks=["invariance"], progress=False)
     rows = invariance_rows(result)
-    assert rows["permute units of layer 1"].verdict == checks.STABLE
-    assert rows["permute units of layer 3"].verdict == checks.STABLE
-    assert result.verdict == checks.FRAGILE
+    assert rows["permute units of layer 1"].verdict == STABLE
+    assert rows["permute units of layer 3"].verdict == STABLE
+    assert result.verdict == FRAGILE
     # Σ‖W‖² after rescaling layers (i, j) by (α, 1/α); both measures' bound forms scale as
     # its square root (param_norm: √(x/m)) or fourth root (l2: √(√x/m)).
     power = 0.5 if name == "param_norm" else 0.25
@@ -123,26 +123,26 @@ def test_weight_norms_change_under_rescaling_by_the_amount_the_weights_say(train
             worst = max(worst, abs(power * math.log(after / before)))
         row = rows[f"rescale layers {i},{j} by α=4"]
         assert row.details["worst_change"] == pytest.approx(worst, rel=1e-4)
-        assert row.verdict == checks.FRAGILE and worst > math.log1p(0.05)
+        assert row.verdict == FRAGILE and worst > math.log1p(0.05)
 
 
 def test_invariance_tolerance_and_alpha_are_honoured(trained):
     family, cache, _ = trained
     loose = audit("param_norm", family, budget="tiny", cache=cache, checks=["invariance"],
                   tolerance={"invariance": 100.0}, progress=False)
-    assert {r.verdict for r in invariance_rows(loose).values()} == {checks.STABLE}
+    assert {r.verdict for r in invariance_rows(loose).values()} == {STABLE}
     identity = audit("param_norm", family, budget="tiny", cache=cache, checks=["invariance"],
                      tolerance={"invariance_alpha": 1.0}, progress=False)
-    assert {r.verdict for r in invariance_rows(identity).values()} == {checks.STABLE}
+    assert {r.verdict for r in invariance_rows(identity).values()} == {STABLE}
     assert "rescale layers 1,3 by α=1" in invariance_rows(identity)
 
 
 def test_a_toy_family_gives_inconclusive_with_a_reason():
-    result = audit(lambda run: run.toy["error"], ToyFamily("toy"), checks=["invariance"], progress=False)
+    result = audit(lambda run: run.test_error, ClosedFormFamily("toy"), checks=["invariance"], progress=False)
     (row,) = invariance_rows(result).values()
-    assert row.verdict == checks.INCONCLUSIVE
+    assert row.verdict == INCONCLUSIVE
     assert "not a Sequential ReLU network" in row.reason
-    assert result.verdict == checks.INCONCLUSIVE
+    assert result.verdict == INCONCLUSIVE
 
 
 def squared_weights(run) -> float:
@@ -159,10 +159,10 @@ def test_a_measure_failing_on_the_reparameterized_run_is_an_error(trained):
 
     result = audit(refuses_copies, family, budget="tiny", cache=cache, checks=["invariance"], progress=False)
     rows = invariance_rows(result)
-    assert rows["rescale layers 1,3 by α=4"].verdict == checks.ERROR
+    assert rows["rescale layers 1,3 by α=4"].verdict == ERROR
     assert "cannot measure a copy" in rows["rescale layers 1,3 by α=4"].reason
-    assert rows["permute units of layer 1"].verdict == checks.STABLE
-    assert result.verdict == checks.ERROR
+    assert rows["permute units of layer 1"].verdict == STABLE
+    assert result.verdict == ERROR
 
 
 def test_base_runs_without_a_measure_value_are_not_compared(trained):
@@ -179,9 +179,9 @@ def test_base_runs_without_a_measure_value_are_not_compared(trained):
                        scale="log", bound_rule="identity")
     result = audit(spec, family, budget="tiny", cache=cache, checks=["invariance"], progress=False)
     rows = invariance_rows(result)
-    assert rows["rescale layers 1,3 by α=4"].verdict == checks.FRAGILE
+    assert rows["rescale layers 1,3 by α=4"].verdict == FRAGILE
     assert "over 2 runs" in rows["rescale layers 1,3 by α=4"].reason
-    assert rows["permute units of layer 1"].verdict == checks.STABLE
+    assert rows["permute units of layer 1"].verdict == STABLE
     assert np.isnan(result.curves["base"].values[:, 1]).all()
 
     def never(run):
@@ -189,4 +189,4 @@ def test_base_runs_without_a_measure_value_are_not_compared(trained):
 
     nothing = audit(never, family, budget="tiny", cache=cache, checks=["invariance"], progress=False)
     (row,) = invariance_rows(nothing).values()
-    assert row.verdict == checks.INCONCLUSIVE and "no converged base run with a measure value" in row.reason
+    assert row.verdict == INCONCLUSIVE and "no converged base run with a measure value" in row.reason

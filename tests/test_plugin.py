@@ -1,7 +1,7 @@
 """The pytest plugin end to end, with pytester and closed-form toy families.
 
-A `ToyFamily` has power-law test error and no training, and the toy measures below
-are closed forms of ``run.m`` and ``run.toy``, so every verdict asserted here follows
+A `ClosedFormFamily` has power-law test error and no training, and the toy measures below
+are closed forms of ``run.m``, ``run.test_error`` and its noise draw, so every verdict asserted here follows
 from the formulas (a trend of m^+0.5 against m^-0.5 flips; 5·error tracks error),
 not from the code under test. Runs are in-process (`runpytest`) except where a fresh
 interpreter matters: which modules get imported, and pytest-xdist workers.
@@ -19,9 +19,9 @@ import re
 import pytest
 
 import pytest_fragility.families
+import pytest_fragility.plugin.profiles
+import pytest_fragility.plugin.session
 import pytest_fragility.report.terminal
-import pytest_fragility.session
-import pytest_fragility.settings
 from pytest_fragility import cli
 
 # pytester restores sys.modules after each in-process run, and torch and numpy cannot be
@@ -30,11 +30,11 @@ from pytest_fragility import cli
 
 TOY_CONFTEST = """
 import pytest_fragility as pf
-from pytest_fragility.families.toy import PowerLaw, ToyFamily
+from pytest_fragility.testing import ClosedFormFamily, PowerLaw, error_draw
 
 # Test error 2·m^-0.5 for every variant but lr×2, whose error is 1.5 times higher:
 # lr×2 is a perturbation that is not benign.
-pf.families.register(ToyFamily("toy", noise=0.05, errors={"lr×2": PowerLaw(3.0, -0.5)}), replace=True)
+pf.families.register(ClosedFormFamily("toy", noise=0.05, errors={"lr×2": PowerLaw(3.0, -0.5)}), replace=True)
 """
 
 TOY_TESTS = """
@@ -42,18 +42,19 @@ import math
 import os
 
 import pytest_fragility as pf
+from pytest_fragility.testing import error_draw
 
 
 @pf.fragility_check(family="toy", perturbations=[pf.perturb.lr(0.5)])
 def test_fragile(run):
     # m^-0.5 on the base runs, m^+0.5 under lr×0.5 (whose test error does not move)
     beta = 0.5 if run.variant == "lr×0.5" else -0.5
-    return 3 * run.m ** beta * math.exp(0.05 * run.toy["z"])
+    return 3 * run.m ** beta * math.exp(0.05 * error_draw(run))
 
 
 @pf.fragility_check(family="toy", perturbations=[pf.perturb.lr(0.5)])
 def test_robust(run):
-    return 5 * run.toy["error"]
+    return 5 * run.test_error
 
 
 @pf.fragility_check(family="toy", perturbations=[pf.perturb.lr(0.5)])
@@ -76,13 +77,13 @@ def test_errors(run):
         return float("nan")
     if (run.variant, run.m, run.seed) == ("base", 100, 3):
         return [1.0, 2.0]
-    return 5 * run.toy["error"]
+    return 5 * run.test_error
 
 
 @pf.fragility_check(family="toy", perturbations=[pf.perturb.lr(0.5)])
 def test_env(run):
     # TOY_POWER changes the measure between runs (baseline drift)
-    return 5 * run.toy["error"] ** float(os.environ.get("TOY_POWER", "1"))
+    return 5 * run.test_error ** float(os.environ.get("TOY_POWER", "1"))
 """
 
 VERDICTS = {"test_fragile": "fragile", "test_robust": "stable", "test_flat": "inconclusive",
@@ -100,7 +101,7 @@ def isolated(monkeypatch):
                  "FRAGILITY_DATA_DIR"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setattr(pytest_fragility.families, "_USER", dict(pytest_fragility.families._USER))
-    monkeypatch.setattr(pytest_fragility.settings, "_PROFILES", dict(pytest_fragility.settings._PROFILES))
+    monkeypatch.setattr(pytest_fragility.plugin.profiles, "_PROFILES", dict(pytest_fragility.plugin.profiles._PROFILES))
 
 
 @pytest.fixture
@@ -200,7 +201,7 @@ def test_without_the_flag_nothing_heavy_is_imported_and_nothing_written(pytester
 
     result.assert_outcomes(passed=1, skipped=2)
     modules = set(read_json(modules_out))
-    assert {"pytest_fragility.plugin", "pytest_fragility.check"} <= modules  # the plugin was loaded
+    assert {"pytest_fragility.plugin.hooks", "pytest_fragility.plugin.decorator"} <= modules  # the plugin was loaded
     heavy = {m.split(".")[0] for m in modules} & {"torch", "numpy", "scipy", "pandas", "rich", "matplotlib"}
     assert not heavy, f"imported without --fragility: {sorted(heavy)}"
     after = project_files(pytester.path)
@@ -402,12 +403,12 @@ def test_same_named_methods_of_two_classes_keep_separate_baselines(toy):
         class TestA:
             @pf.fragility_check(family="toy", perturbations=[pf.perturb.lr(0.5)])
             def test_m(self, run):
-                return 5 * run.toy["error"]
+                return 5 * run.test_error
 
         class TestB:
             @pf.fragility_check(family="toy", perturbations=[pf.perturb.lr(0.5)])
             def test_m(self, run):
-                return 7 * run.toy["error"] ** 0.5
+                return 7 * run.test_error ** 0.5
     """)
     run(toy, "--fragility", "test_classes.py", "--fragility-update").assert_outcomes(passed=2)
     stored = sorted(p.name for p in (toy.path / "__fragility__" / "test_classes").iterdir())
@@ -439,7 +440,7 @@ XDIST_TESTS = TOY_TESTS + """
 @pf.fragility_check(family="toy", perturbations=[pf.perturb.lr(0.5)])
 def test_numpy_scalar(run):
     import numpy as np
-    return np.float64(5 * run.toy["error"])  # not a type execnet can carry: must be converted
+    return np.float64(5 * run.test_error)  # not a type execnet can carry: must be converted
 """
 
 

@@ -9,9 +9,9 @@ def test_toy_family_session_does_not_import_torch(tmp_path):
     (tmp_path / "conftest.py").write_text(textwrap.dedent("""
         import sys
         import pytest_fragility as pf
-        from pytest_fragility.families.toy import ToyFamily
+        from pytest_fragility.testing import ClosedFormFamily, error_draw
 
-        pf.families.register(ToyFamily("toy-light"), replace=True)
+        pf.families.register(ClosedFormFamily("toy-light"), replace=True)
 
         def pytest_sessionfinish(session):
             (session.config.rootpath / "modules.txt").write_text("\\n".join(sorted(sys.modules)))
@@ -21,7 +21,7 @@ def test_toy_family_session_does_not_import_torch(tmp_path):
 
         @pf.fragility_check(family="toy-light", perturbations=[pf.perturb.lr(0.5)])
         def test_tracks(run):
-            return 5 * run.toy["error"]
+            return 5 * run.test_error
     """))
     result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--fragility",
                              "--fragility-json", "out.json"], cwd=tmp_path, capture_output=True, text=True,

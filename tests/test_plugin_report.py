@@ -6,9 +6,9 @@ import matplotlib.image
 
 TOY = """
 import pytest_fragility as pf
-from pytest_fragility.families.toy import ToyFamily
+from pytest_fragility.testing import ClosedFormFamily, error_draw
 
-pf.families.register(ToyFamily("toy-report", noise=0.02), replace=True)
+pf.families.register(ClosedFormFamily("toy-report", noise=0.02), replace=True)
 """
 
 TESTS = """
@@ -17,7 +17,7 @@ import pytest_fragility as pf
 
 @pf.fragility_check(family="toy-report", perturbations=[pf.perturb.lr(0.5)])
 def test_tracks(run):
-    return 5 * run.toy["error"]
+    return 5 * run.test_error
 
 
 @pf.fragility_check(family="toy-report", perturbations=[pf.perturb.lr(0.5)])

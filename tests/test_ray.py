@@ -12,11 +12,11 @@ import torch
 import pytest_fragility as pf
 from pytest_fragility.errors import MissingDependencyError
 from pytest_fragility.families.models import build_model
-from pytest_fragility.train import executor as executors
+from pytest_fragility.train import executors
 from tests.helpers import toy_family
 
 ray = pytest.importorskip("ray", reason="the ray extra is not installed (pip install 'pytest-fragility[ray]')")
-from pytest_fragility.train.ray_executor import RayExecutor  # noqa: E402
+from pytest_fragility.train.executors.ray import RayExecutor  # noqa: E402
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -36,7 +36,7 @@ def test_ray_trains_the_same_runs_and_verdicts_as_the_local_executor(tmp_path):
     on_ray = RayExecutor()
     remote = family.runs("tiny", [pf.perturb.lr(0.5)], cache=tmp_path / "ray", executor=on_ray, progress=False)
     local = family.runs("tiny", [pf.perturb.lr(0.5)], cache=tmp_path / "local", progress=False)
-    assert on_ray.tasks_submitted == 2 and remote.report.trained == len(local) == 8
+    assert on_ray.tasks_submitted == 2 and remote.training.trained == len(local) == 8
     for a, b in zip(remote, local):
         assert (a.variant, a.m, a.seed) == (b.variant, b.m, b.seed)
         for name, value in _weights(a).items():
@@ -51,7 +51,7 @@ def test_second_call_is_served_from_the_cache_without_submitting_tasks(tmp_path)
     family.runs("tiny", cache=tmp_path, executor=RayExecutor(), progress=False)
     again = RayExecutor()
     runs = family.runs("tiny", cache=tmp_path, executor=again, progress=False)
-    assert again.tasks_submitted == 0 and runs.report.cached == 4 and runs.report.trained == 0
+    assert again.tasks_submitted == 0 and runs.training.cached == 4 and runs.training.trained == 0
 
 
 DRIVER_PID = os.getpid()
@@ -96,8 +96,8 @@ def test_a_task_that_keeps_dying_is_reported_and_nothing_trained_is_lost(tmp_pat
     family = _with_model(toy_family("toy-always-dying"), _dies_for_adam())
     adam = [pf.perturb.optimizer("adam")]
     runs = family.runs("tiny", adam, cache=tmp_path, executor=RayExecutor(max_retries=1), progress=False)
-    assert runs.report.trained == 4 and len(runs) == 4  # the base runs are kept
-    failed = list(runs.report.failed.values())
+    assert runs.training.trained == 4 and len(runs) == 4  # the base runs are kept
+    failed = list(runs.training.failed.values())
     assert len(failed) == 4 and all("adam" in f and "seed=" in f and "m=" in f for f in failed)
     result = pf.audit("path_norm", family, adam, budget="tiny", cache=tmp_path, progress=False,
                       executor=RayExecutor(max_retries=0))
@@ -129,7 +129,7 @@ def test_costly_measures_run_beside_the_runs_and_match_the_driver(tmp_path):
                       progress=False)
     assert on_ray.tasks_submitted == 2 + 4  # 2 training ensembles, then one measuring task per run
     local = pf.audit("pacbayes_orig", family, budget="tiny", cache=tmp_path / "local", progress=False)
-    assert [c.value for c in remote.cells] == pytest.approx([c.value for c in local.cells], rel=1e-9)
+    assert [c.value for c in remote.measurements] == pytest.approx([c.value for c in local.measurements], rel=1e-9)
     cheap = RayExecutor()
     pf.audit("path_norm", family, budget="tiny", cache=tmp_path / "ray", executor=cheap, progress=False)
     assert cheap.tasks_submitted == 0  # declared where="driver": computed here, from the cache

@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 
 import pytest_fragility as pf
-from pytest_fragility.engine import environment
-from pytest_fragility.families.toy import PowerLaw, ToyFamily
+from pytest_fragility.report.environment import environment
 from pytest_fragility.report.html import write_html
 from pytest_fragility.report.json_report import build_report
+from pytest_fragility.testing import ClosedFormFamily, PowerLaw
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 LINE_BLUE = np.array([31, 119, 180]) / 255  # first line colour of the figures
@@ -25,9 +25,9 @@ pytestmark = [pytest.mark.browser,
 
 
 def _report(directory):
-    family = ToyFamily("toy-browser", noise=0.05, errors={"label-noise=0.2": PowerLaw(3.0, -0.4)})
+    family = ClosedFormFamily("toy-browser", noise=0.05, errors={"label-noise=0.2": PowerLaw(3.0, -0.4)})
     audits = []
-    for name, measure in [("tracks", lambda run: 5 * run.toy["error"]),
+    for name, measure in [("tracks", lambda run: 5 * run.test_error),
                           ("flips", lambda run: run.m ** (0.5 if run.variant == "lr×0.5" else -0.5))]:
         measure.__name__ = name
         result = pf.audit(measure, family, perturbations=[pf.perturb.lr(0.5)],

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from pytest_fragility.errors import ConfigurationError, unknown
-from pytest_fragility.names import BUILTIN_FAMILIES
+from pytest_fragility.spec.names import BUILTIN_FAMILIES
 
 if TYPE_CHECKING:  # pragma: no cover
     from pytest_fragility.families.family import Family

@@ -8,7 +8,7 @@ pixel shuffle) are applied on top by `task_view`, so one download serves them al
 from __future__ import annotations
 
 import functools
-import os
+import io
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -18,6 +18,7 @@ import torch
 
 from pytest_fragility.errors import DatasetError, MissingDependencyError, unknown
 from pytest_fragility.families import local
+from pytest_fragility.files import atomic_write
 
 MNIST5K_TEST = 1000
 MNIST1D_TRAIN, MNIST1D_TEST = 8000, 2000
@@ -69,9 +70,13 @@ class TaskView:
 
 def _from_numpy(name: str, x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray,
                 y_test: np.ndarray, num_classes: int) -> Dataset:
-    as_x = lambda a: torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32))  # noqa: E731
-    as_y = lambda a: torch.from_numpy(np.ascontiguousarray(a, dtype=np.int64))  # noqa: E731
-    return Dataset(name, as_x(x_train), as_y(y_train), as_x(x_test), as_y(y_test), num_classes)
+    def inputs(a: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32))
+
+    def labels(a: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(np.ascontiguousarray(a, dtype=np.int64))
+
+    return Dataset(name, inputs(x_train), labels(y_train), inputs(x_test), labels(y_test), num_classes)
 
 
 def _split(x: np.ndarray, y: np.ndarray, n_test: int) -> tuple[np.ndarray, ...]:
@@ -91,10 +96,9 @@ def _cached_npz(cache_dir: Path | None, filename: str, build: Callable[[], dict]
             path.unlink(missing_ok=True)  # a damaged copy is rebuilt below
     arrays = build()
     if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".tmp{os.getpid()}.npz")
-        np.savez(tmp, **arrays)
-        os.replace(tmp, path)
+        buffer = io.BytesIO()
+        np.savez(buffer, **arrays)
+        atomic_write(path, buffer.getvalue())
     return arrays
 
 
@@ -157,8 +161,10 @@ def _require_data_dir(name: str, data_dir: Path | None) -> Path:
 def _idx(name: str) -> Callable[[Path | None, Path | None], Dataset]:
     def load(cache_dir: Path | None, data_dir: Path | None) -> Dataset:
         x_tr, y_tr, x_te, y_te = local.load_idx_dataset(name, _require_data_dir(name, data_dir))
-        scale = lambda a: (a.astype(np.float32) / 255.0)[:, None]  # noqa: E731
-        return _from_numpy(name, scale(x_tr), y_tr, scale(x_te), y_te, 10)
+        def scaled(a: np.ndarray) -> np.ndarray:
+            return (a.astype(np.float32) / 255.0)[:, None]
+
+        return _from_numpy(name, scaled(x_tr), y_tr, scaled(x_te), y_te, 10)
 
     return load
 
@@ -185,10 +191,6 @@ def register_dataset(name: str, loader: DatasetLoader | Dataset) -> None:
     """Make a user dataset available by name (a `Dataset` or a loader returning one)."""
     _LOADERS[name] = (lambda c, d: loader) if isinstance(loader, Dataset) else loader
     load_dataset.cache_clear()
-
-
-def dataset_names() -> list[str]:
-    return list(_LOADERS)
 
 
 def local_dataset_present(name: str, data_dir: Path | None) -> bool:
@@ -230,6 +232,5 @@ def task_view(dataset: Dataset, task: str, pixel_shuffle: bool) -> TaskView:
     x_train, x_test = dataset.x_train, dataset.x_test
     if pixel_shuffle:
         perm = pixel_permutation(int(np.prod(dataset.input_shape)))
-        shuffle = lambda x: x.reshape(len(x), -1)[:, perm].reshape(x.shape)  # noqa: E731
-        x_train, x_test = shuffle(x_train), shuffle(x_test)
+        x_train, x_test = (x.reshape(len(x), -1)[:, perm].reshape(x.shape) for x in (x_train, x_test))
     return TaskView(dataset, x_train, y_train, x_test, y_test, classes)

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from pytest_fragility.errors import ConfigurationError, unknown
+from pytest_fragility.spec.names import OPTIMIZERS
 
-OPTIMIZERS = ("sgd", "sgd-momentum", "nesterov", "adam", "adamw", "rmsprop")
 LOSSES = ("bce", "ce")
 TASKS = ("binary", "multiclass")
 STOPS = ("train-accuracy", "train-loss")

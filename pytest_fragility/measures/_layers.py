@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from pytest_fragility.errors import MeasureInputError
-from pytest_fragility.run import Run
+from pytest_fragility.runs.run import Run
 
 WEIGHT_LAYERS = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
 
@@ -23,12 +23,6 @@ def weight_layers(model: nn.Module) -> list[nn.Module]:
             f"{type(model).__name__} has no Linear or Conv layer; norm-based measures need one"
         )
     return layers
-
-
-def weight_matrix(layer: nn.Module) -> torch.Tensor:
-    """The layer's kernel as an (out, rest) matrix: conv kernels are reshaped."""
-    weight = layer.weight
-    return weight.reshape(weight.shape[0], -1)
 
 
 def check_finite(model: nn.Module, what: str = "model") -> None:

@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from pytest_fragility.errors import MeasureInputError, NegativeMarginError
-from pytest_fragility.run import Run
+from pytest_fragility.runs.run import Run
 
 EVAL_BATCH = 8192
 

@@ -34,7 +34,7 @@ from torch.func import functional_call, grad, vmap
 from pytest_fragility.errors import ConfigurationError, MeasureInputError
 from pytest_fragility.measures._layers import check_finite, parameter_vector
 from pytest_fragility.measures._outputs import check_inputs, predictions
-from pytest_fragility.run import Run
+from pytest_fragility.runs.run import Run
 
 # (perturbation, example) pairs per vmapped call: bounds activation memory to about
 # EVAL_ROWS × (widest layer) numbers whatever K and the training-set size are. On a CPU,

@@ -83,16 +83,10 @@ def signed_labels(y: object, what: str = "labels") -> torch.Tensor:
     )
 
 
-def log_marginal_likelihood(
-    K: torch.Tensor,
-    y: object,
-    *,
-    damping: float = DAMPING,
-    tol: float = TOLERANCE,
-    max_sweeps: int = MAX_SWEEPS,
-) -> float:
-    """EP estimate of ln P(U), U = {f ~ N(0, K): sign f(x_i) = y_i for all i}."""
-    return expectation_propagation(K, y, damping=damping, tol=tol, max_sweeps=max_sweeps).log_marginal_likelihood
+def log_marginal_likelihood(K: torch.Tensor, y: object, **options: float) -> float:
+    """EP estimate of ln P(U), U = {f ~ N(0, K): sign f(x_i) = y_i for all i}; options as
+    `expectation_propagation`."""
+    return expectation_propagation(K, y, **options).log_marginal_likelihood
 
 
 def expectation_propagation(

@@ -13,7 +13,7 @@ import math
 from pytest_fragility.measures._layers import check_finite
 from pytest_fragility.measures._outputs import check_inputs, positive_margin
 from pytest_fragility.measures.registry import measure
-from pytest_fragility.run import Run
+from pytest_fragility.runs.run import Run
 
 JIANG = "Jiang et al. 2020, Fantastic generalization measures and where to find them (ICLR)"
 

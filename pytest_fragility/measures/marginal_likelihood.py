@@ -36,7 +36,7 @@ from pytest_fragility.measures._layers import weight_layers
 from pytest_fragility.measures.ep import log_marginal_likelihood, signed_labels
 from pytest_fragility.measures.nngp import nngp_relu_kernel
 from pytest_fragility.measures.registry import measure
-from pytest_fragility.run import Run
+from pytest_fragility.runs.run import Run
 
 DELTA = 2.0**-10
 SIGMA_W = 2**0.5  # He-normal weights: N(0, 2/fan_in)
@@ -79,7 +79,9 @@ def available_memory(device: torch.device) -> int:
                     return int(line.split()[1]) * 1024
     except OSError:
         pass
-    return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    # no /proc (macOS, BSD): available pages where the system says, else physical memory as a bound
+    pages = "SC_AVPHYS_PAGES" if "SC_AVPHYS_PAGES" in os.sysconf_names else "SC_PHYS_PAGES"
+    return os.sysconf(pages) * os.sysconf("SC_PAGE_SIZE")
 
 
 def check_memory(m: int, d: int, device: torch.device, what: str = "marginal_likelihood_bound") -> None:
@@ -105,7 +107,7 @@ def check_memory(m: int, d: int, device: torch.device, what: str = "marginal_lik
         "(δ = 2⁻¹⁰), see docs/marginal-likelihood.md"
     ),
     needs=("train_data",),
-    scale="linear",
+    scale="positive",
     cost="kernel",
     post_mortem=False,
     bound_rule="identity",

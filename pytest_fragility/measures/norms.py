@@ -17,7 +17,7 @@ from pytest_fragility.errors import MeasureInputError
 from pytest_fragility.measures._layers import init_weights, trained_weights
 from pytest_fragility.measures.margin import JIANG, log_margin_squared
 from pytest_fragility.measures.registry import measure
-from pytest_fragility.run import Run
+from pytest_fragility.runs.run import Run
 
 
 def frobenius_squared(weights: Sequence[torch.Tensor]) -> list[float]:

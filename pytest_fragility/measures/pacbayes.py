@@ -38,7 +38,7 @@ from pytest_fragility.measures._perturbed import (
     training_sample,
 )
 from pytest_fragility.measures.registry import measure
-from pytest_fragility.run import Run
+from pytest_fragility.runs.run import Run
 
 JIANG = "Jiang et al. 2020, Fantastic generalization measures and where to find them (ICLR)"
 DZIUGAITE = "Dziugaite et al. 2020, In search of robust measures of generalization (NeurIPS)"

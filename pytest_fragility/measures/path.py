@@ -28,7 +28,7 @@ from pytest_fragility.measures._layers import check_finite
 from pytest_fragility.measures._outputs import check_inputs
 from pytest_fragility.measures.margin import JIANG, checked_margin
 from pytest_fragility.measures.registry import measure
-from pytest_fragility.run import Run
+from pytest_fragility.runs.run import Run
 
 NEYSHABUR = "Neyshabur, Tomioka & Srebro 2015, Norm-based capacity control in neural networks"
 

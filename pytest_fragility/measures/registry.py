@@ -12,11 +12,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable, Literal
 
 from pytest_fragility.errors import ConfigurationError, MeasureInputError, unknown
+from pytest_fragility.spec.names import scale_name
 
 if TYPE_CHECKING:  # pragma: no cover
-    from pytest_fragility.run import Run
+    from pytest_fragility.runs.run import Run
 
-Scale = Literal["log", "linear"]
+Scale = Literal["positive", "log"]
 Cost = Literal["free", "forward", "search", "kernel"]
 Form = Literal["raw", "bound"]
 BoundRule = Literal["sqrt", "half-log", "identity"]
@@ -30,7 +31,7 @@ class MeasureSpec:
     """One measure and its metadata.
 
     ``compute(run, **options)`` returns the raw value. ``form="bound"`` applies the
-    reference pipeline's m-normalization: √(x/m) for linear measures, ½(x − ln m)
+    reference pipeline's m-normalization: √(x/m) for positive measures, ½(x − ln m)
     for log measures, nothing for measures that already are bounds. ``where`` says
     where a distributed executor computes it: beside the runs ("cluster", the default
     for search and kernel costs) or on the driver.
@@ -41,7 +42,7 @@ class MeasureSpec:
     description: str
     reference: str
     needs: frozenset[str] = frozenset()
-    scale: Scale = "linear"
+    scale: Scale = "positive"
     cost: Cost = "free"
     random: bool = False
     post_mortem: bool = True
@@ -50,6 +51,7 @@ class MeasureSpec:
     where: Where | None = None
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "scale", scale_name(self.scale))
         bad = set(self.needs) - NEEDS
         if bad:
             raise ConfigurationError(f"measure {self.name!r}: unknown needs {sorted(bad)}")
@@ -78,11 +80,6 @@ class MeasureSpec:
             )
         return math.sqrt(raw / m)
 
-    @property
-    def bound_scale(self) -> Scale:
-        """Scale of the bound form (a log measure stays on a log scale)."""
-        return self.scale
-
 
 _REGISTRY: dict[str, MeasureSpec] = {}
 
@@ -101,7 +98,7 @@ def measure(
     description: str,
     reference: str,
     needs: tuple[str, ...] = (),
-    scale: Scale = "linear",
+    scale: Scale = "positive",
     cost: Cost = "free",
     random: bool = False,
     post_mortem: bool = True,

@@ -38,7 +38,7 @@ from pytest_fragility.measures._perturbed import (
 )
 from pytest_fragility.measures.pacbayes import JIANG, log_ratio_sum, pacbayes_bound
 from pytest_fragility.measures.registry import measure
-from pytest_fragility.run import Run
+from pytest_fragility.runs.run import Run
 
 # ε of the magnitude-aware box. Jiang et al. use 1e-3 for both searches, but a worst-case
 # perturbation adds up over all ω parameters (random noise only over √ω): on MNIST-sized

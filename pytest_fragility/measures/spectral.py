@@ -41,7 +41,7 @@ from pytest_fragility.measures.norms import (
     require_positive,
 )
 from pytest_fragility.measures.registry import measure
-from pytest_fragility.run import Run
+from pytest_fragility.runs.run import Run
 
 SpectralMethod = Literal["reshape", "operator"]
 SPECTRAL_METHODS = ("reshape", "operator")

@@ -9,15 +9,14 @@ became *less* fragile also differs, so the baseline gets refreshed on purpose.
 
 from __future__ import annotations
 
-import json
 import math
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-SCHEMA_VERSION = 1
+from pytest_fragility.report.json_report import SCHEMA_VERSION
+
 SIGNIFICANT = 4
 DEFAULT_ATOL = 0.05
 SEVERITY = {"stable": 0, "not-benign": 1, "inconclusive": 2, "fragile": 3, "error": 3}
@@ -76,8 +75,7 @@ def compare(old: dict[str, Any], new: dict[str, Any], atol: float = DEFAULT_ATOL
     if old.get("verdict") != new.get("verdict"):
         diffs.append(Difference("audit", "verdict", old.get("verdict"), new.get("verdict"),
                                 SEVERITY.get(new.get("verdict"), 3) > SEVERITY.get(old.get("verdict"), 3)))
-    index = lambda s: {(c["check"], c["variant"]): c for c in s.get("checks", [])}  # noqa: E731
-    before, after = index(old), index(new)
+    before, after = _by_row(old), _by_row(new)
     for key in sorted(set(before) | set(after)):
         where = f"{key[0]} [{key[1]}]"
         if key not in after:
@@ -113,13 +111,5 @@ def baseline_path(directory: Path, test_file: str, test_name: str) -> Path:
     return directory / module / f"{safe}.json"
 
 
-def write_json(path: Path, data: dict[str, Any]) -> None:
-    """Atomic write: a temporary file renamed over the target."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True, allow_nan=False) + "\n")
-    os.replace(tmp, path)
-
-
-def read_json(path: Path) -> dict[str, Any]:
-    return json.loads(path.read_text())
+def _by_row(summary: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
+    return {(c["check"], c["variant"]): c for c in summary.get("checks", [])}

@@ -110,17 +110,18 @@ def _audit_section(i: int, audit: dict[str, Any], figure: str) -> str:
         f"<td>{_e(_base_estimate(c.get('base_measure_exponent')))}</td>"
         f"<td>{_e(_estimate(c['error_exponent'], c['error_exponent_ci']))}</td>"
         f"<td>{_e(c['reason'])}</td></tr>" for c in audit["checks"])
-    trend = "exponent β (slope of ln μ vs ln m)" if audit["scale"] == "linear" else "slope of μ vs ln m"
+    trend = "exponent β (slope of ln μ vs ln m)" if audit["scale"] == "positive" else "slope of μ vs ln m"
     pred = audit.get("predictiveness") or {}
     tau = pred.get("kendall_tau")
     sign = (pred.get("sign_error") or {}).get("max")
     errors = "".join(f"<li>{_e(e)}</li>" for e in (audit.get("errors") or [])[:20])
+    missing = f", {runs['failed_training']} failed to train and missing" if runs.get("failed_training") else ""
     return f"""
 <h2 id="audit-{i}">{_e(audit['measure'])} on {_e(audit['family'])}:
   <span style="background:{VERDICT_COLORS.get(audit['verdict'], '#fff')}">{_e(audit['verdict'])}</span></h2>
 <p class="meta">{_e(audit['budget'])} budget, {_e(audit['form'])} form, trend = {_e(trend)};
   {runs['total']} runs ({runs['trained']} trained, {runs['cached']} cached, {runs['non_converged']} not converged,
-  {runs['measure_errors']} measure errors{f", {runs['failed_training']} failed to train and missing" if runs.get('failed_training') else ""}). Kendall τ(μ, gap) = {'—' if tau is None else f'{tau:+.3f}'};
+  {runs['measure_errors']} measure errors{missing}). Kendall τ(μ, gap) = {'—' if tau is None else f'{tau:+.3f}'};
   worst-case robust sign error = {'—' if sign is None else f'{sign:.3f}'}.</p>
 <table><tr><th>check</th><th>variant</th><th>verdict</th><th>measure trend</th><th>base trend</th>
 <th>test-error β</th><th>reason</th></tr>{rows}</table>

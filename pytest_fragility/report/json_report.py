@@ -6,9 +6,9 @@ import datetime
 from pathlib import Path
 from typing import Any, Iterable
 
-from pytest_fragility.report.baseline import write_json
+from pytest_fragility.files import write_json
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 1  # of the JSON report and of baselines: bump when a field changes meaning
 
 
 def build_report(audits: Iterable[dict[str, Any]], environment: dict[str, Any],
@@ -28,4 +28,4 @@ def build_report(audits: Iterable[dict[str, Any]], environment: dict[str, Any],
 
 
 def write_report(path: Path, report: dict[str, Any]) -> None:
-    write_json(Path(path), report)
+    write_json(Path(path), report, sort_keys=False)

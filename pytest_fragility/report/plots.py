@@ -1,4 +1,4 @@
-"""Learning-curve figures of an audit (matplotlib, Agg backend, no display needed).
+"""Learning-curve figures of an audit (matplotlib `Figure` objects, no display or pyplot needed).
 
 One figure per audit: a row for the base and its perturbations and, when there is a
 data ladder, a row for the rungs. Columns: the audited form of the measure, its raw
@@ -47,14 +47,11 @@ def _panel(ax: Any, curves: list[dict[str, Any]], key: str, log_values: bool, ti
 
 def audit_figure(audit: dict[str, Any], path: str | Path | None = None, dpi: int = 80) -> Any:
     """The figure of one audit (plain-dict form); saved as PNG when `path` is given."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    from matplotlib.figure import Figure
+    from matplotlib.figure import Figure  # no pyplot: drawing never switches the process's backend
 
     curves = list(audit["curves"].values())
-    rows = [("variants", [c for c in curves if c["kind"] != "data"])]
-    ladder = [c for c in curves if c["kind"] in ("base", "data")]
+    rows = [("variants", [c for c in curves if c["kind"] != "rung"])]
+    ladder = [c for c in curves if c["kind"] in ("base", "rung")]
     if len(ladder) > 1:
         rows.append(("data ladder", ladder))
     show_raw = audit["form"] == "bound"
@@ -62,7 +59,7 @@ def audit_figure(audit: dict[str, Any], path: str | Path | None = None, dpi: int
     figure = Figure(figsize=(4.2 * columns, 3.2 * len(rows)))
     figure.subplots_adjust(left=0.07, right=0.98, bottom=0.1, top=0.9, wspace=0.25, hspace=0.45)
     axes = np.atleast_2d(figure.subplots(len(rows), columns, squeeze=False))
-    positive = audit["scale"] == "linear"
+    positive = audit["scale"] == "positive"
     for r, (label, group) in enumerate(rows):
         form = "bound form" if show_raw else "as returned"
         _panel(axes[r, 0], group, "values", positive, f"{audit['measure']} ({form}) — {label}")

@@ -62,7 +62,7 @@ def audit_heading(audit: dict[str, Any]) -> Text:
     runs = audit["runs"]
     seeds = max((len(c["seeds"]) for c in audit["curves"].values()), default=0)
     sizes = max((len(c["m"]) for c in audit["curves"].values()), default=0)
-    trend = "exponent β of μ vs m" if audit["scale"] == "linear" else "slope of μ vs ln m"
+    trend = "exponent β of μ vs m" if audit["scale"] == "positive" else "slope of μ vs ln m"
     return Text.assemble(
         ("fragility audit of ", ""), (audit["measure"], "bold"), f" on {audit['family']}: ",
         _verdict(audit["verdict"]),

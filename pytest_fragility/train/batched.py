@@ -17,11 +17,11 @@ from torch import nn
 from torch.func import functional_call, vmap
 
 from pytest_fragility.families.datasets import TaskView
+from pytest_fragility.families.family import Initializer, ModelFactory
 from pytest_fragility.families.models import FCN, output_units
 from pytest_fragility.train.jobs import (
     MemberData,
-    ModelFactory,
-    TrainedRun,
+    TrainedNetwork,
     TrainingJob,
     batch_order,
     initial_state,
@@ -33,7 +33,6 @@ from pytest_fragility.train.optimizers import BatchedOptimizer
 EVAL_ELEMENTS = 1 << 26  # bound on E × chunk × features per evaluation chunk
 
 Forward = Callable[[dict[str, torch.Tensor], torch.Tensor], torch.Tensor]
-Init = Callable[[nn.Module, torch.Generator, object], None]
 
 
 def ensemble_forward(template: nn.Module) -> Forward:
@@ -62,8 +61,8 @@ def _evaluate(forward: Forward, params: dict[str, torch.Tensor], x: torch.Tensor
 
 
 def train_batched(jobs: Sequence[TrainingJob], view: TaskView, factory: ModelFactory,
-                  init: Init, device: torch.device,
-                  on_done: Callable[[TrainedRun], None] | None = None) -> list[TrainedRun]:
+                  init: Initializer, device: torch.device,
+                  on_done: Callable[[TrainedNetwork], None] | None = None) -> list[TrainedNetwork]:
     """Train `jobs` (same ensemble key and m) as one ensemble; results in job order."""
     recipe, m = jobs[0].recipe, jobs[0].m
     if any(j.recipe.ensemble_key() != recipe.ensemble_key() or j.m != m for j in jobs):
@@ -85,18 +84,14 @@ def train_batched(jobs: Sequence[TrainingJob], view: TaskView, factory: ModelFac
     indices = torch.stack([d.indices for d in data]).to(device)
     labels = torch.stack([d.labels for d in data]).to(device)
     orders = [batch_order(job) for job in jobs]
-    as_vector = lambda values: torch.tensor(values, device=device, dtype=dtype)  # noqa: E731
-    optimizer = BatchedOptimizer(
-        recipe.optimizer, params,
-        lr=as_vector([j.recipe.lr for j in jobs]),
-        momentum=as_vector([j.recipe.momentum for j in jobs]),
-        weight_decay=as_vector([j.recipe.weight_decay for j in jobs]),
-    )
+    per_member = {name: torch.tensor([getattr(j.recipe, name) for j in jobs], device=device, dtype=dtype)
+                  for name in ("lr", "momentum", "weight_decay")}
+    optimizer = BatchedOptimizer(recipe.optimizer, params, **per_member)
 
     active = list(range(len(jobs)))  # job index of each row of the stack
     fitted_at: list[int | None] = [None] * len(jobs)
     seconds = [0.0] * len(jobs)
-    results: dict[int, TrainedRun] = {}
+    results: dict[int, TrainedNetwork] = {}
 
     def stacked() -> dict[str, torch.Tensor]:
         return dict(zip(names, optimizer.params))
@@ -123,7 +118,7 @@ def train_batched(jobs: Sequence[TrainingJob], view: TaskView, factory: ModelFac
                                 test_y.expand(len(finished), -1), binary)
         for i, row in enumerate(finished):
             job_index = active[row]
-            results[job_index] = TrainedRun(
+            results[job_index] = TrainedNetwork(
                 job=jobs[job_index],
                 init_state=inits[job_index],
                 final_state={k: v[i].cpu() for k, v in final.items()},

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 import torch
-from torch import nn
 
 from pytest_fragility.families.datasets import TaskView
+from pytest_fragility.families.family import Initializer, ModelFactory
 from pytest_fragility.families.recipe import Recipe
 
 TRAINER_VERSION = 1  # bump when a change to training changes the weights it produces
@@ -42,9 +42,6 @@ class TrainingJob:
         """Content address in the model cache."""
         text = f"{self.recipe.key()}|m={self.m}|seed={self.seed}|trainer={TRAINER_VERSION}"
         return hashlib.sha256(text.encode()).hexdigest()
-
-
-ModelFactory = Callable[[Recipe, Sequence[int], int], nn.Module]
 
 
 @dataclass(frozen=True, eq=False)
@@ -77,7 +74,7 @@ def member_data(job: TrainingJob, view: TaskView) -> MemberData:
 
 
 def initial_state(job: TrainingJob, factory: ModelFactory, input_shape: Sequence[int],
-                  outputs: int, init: Callable[[nn.Module, torch.Generator, Recipe], None]) -> dict[str, torch.Tensor]:
+                  outputs: int, init: Initializer) -> dict[str, torch.Tensor]:
     """Initial weights drawn from the seed alone (shared by all variants and sizes)."""
     model = factory(job.recipe, input_shape, outputs)
     init(model, generator(job.seed, "init"), job.recipe)
@@ -90,8 +87,8 @@ def batch_order(job: TrainingJob) -> torch.Generator:
 
 
 @dataclass(eq=False)
-class TrainedRun:
-    """The result of training one job: weights before and after, and the records."""
+class TrainedNetwork:
+    """What a trainer returns for one job: weights before and after, and the training record."""
 
     job: TrainingJob
     init_state: dict[str, torch.Tensor]

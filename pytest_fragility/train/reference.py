@@ -8,16 +8,15 @@ tests, and the fallback for models that `torch.func.vmap` cannot batch.
 from __future__ import annotations
 
 import time
-from typing import Callable
 
 import torch
 from torch import nn
 
 from pytest_fragility.families.datasets import TaskView
+from pytest_fragility.families.family import Initializer, ModelFactory
 from pytest_fragility.families.models import output_units
 from pytest_fragility.train.jobs import (
-    ModelFactory,
-    TrainedRun,
+    TrainedNetwork,
     TrainingJob,
     batch_order,
     initial_state,
@@ -35,8 +34,8 @@ def _evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, binary: bool) 
 
 
 def train_reference(job: TrainingJob, view: TaskView, factory: ModelFactory,
-                    init: Callable[[nn.Module, torch.Generator, object], None],
-                    device: torch.device) -> TrainedRun:
+                    init: Initializer,
+                    device: torch.device) -> TrainedNetwork:
     recipe = job.recipe
     dtype = getattr(torch, recipe.dtype)
     binary = view.num_classes == 2
@@ -72,7 +71,7 @@ def train_reference(job: TrainingJob, view: TaskView, factory: ModelFactory,
         accuracy, loss = _evaluate(model, x, y, binary)
     test_accuracy, _ = _evaluate(model, view.x_test.to(device=device, dtype=dtype),
                                  view.y_test.to(device), binary)
-    return TrainedRun(
+    return TrainedNetwork(
         job=job,
         init_state=init_state,
         final_state={k: v.detach().cpu() for k, v in model.state_dict().items()},

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from pytest_fragility.run import Run
+from pytest_fragility.runs.run import Run
 
 _WEIGHT_LAYERS = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
 

@@ -10,7 +10,7 @@ import torch
 
 from pytest_fragility import measures
 from pytest_fragility.errors import MeasureInputError, NegativeMarginError
-from pytest_fragility.run import Run
+from pytest_fragility.runs.run import Run
 from tests.measures.models import fcn, inputs, numpy_fcn_outputs, numpy_margin, self_labelled_run
 
 MARGIN_MEASURES = (

@@ -52,7 +52,7 @@ def test_measure_is_registered_as_a_data_only_kernel_bound() -> None:
     spec = pf.measures.get("marginal_likelihood_bound")
     assert spec.post_mortem is False
     assert spec.needs == frozenset({"train_data"})
-    assert (spec.cost, spec.scale, spec.bound_rule) == ("kernel", "linear", "identity")
+    assert (spec.cost, spec.scale, spec.bound_rule) == ("kernel", "positive", "identity")
     assert spec.to_bound(0.3, 1000) == 0.3
 
 

@@ -14,7 +14,7 @@ import torch
 
 from pytest_fragility import measures
 from pytest_fragility.errors import MeasureInputError
-from pytest_fragility.run import Run
+from pytest_fragility.runs.run import Run
 from tests.measures.models import (
     conv2d_net,
     fcn,

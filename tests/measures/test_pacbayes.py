@@ -17,7 +17,7 @@ import pytest_fragility.measures as measures
 from pytest_fragility.errors import ConfigurationError, MeasureInputError
 from pytest_fragility.measures._perturbed import MAG_EPSILON, FlatModel, find_crossing
 from pytest_fragility.measures.pacbayes import gaussian_perturbations, sigma_search
-from pytest_fragility.run import Run
+from pytest_fragility.runs.run import Run
 from tests.measures.models import conv1d_net, fcn, inputs, rescale_hidden, self_labelled_run
 
 TARGET = 0.1

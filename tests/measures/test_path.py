@@ -13,7 +13,7 @@ from torch import nn
 from pytest_fragility import measures
 from pytest_fragility.errors import MeasureInputError, NegativeMarginError
 from pytest_fragility.measures.path import squared_path_norm
-from pytest_fragility.run import Run
+from pytest_fragility.runs.run import Run
 from tests.measures.models import (
     conv1d_net,
     fcn,

@@ -6,7 +6,8 @@ import math
 
 import pytest
 
-from pytest_fragility import measures, names
+from pytest_fragility import measures
+from pytest_fragility.spec import names
 from tests.measures.models import fcn, inputs, self_labelled_run
 
 OWN = {
@@ -47,7 +48,7 @@ def test_metadata(name):
     assert spec.description
     assert equation in spec.reference
     assert spec.needs == needs
-    assert spec.scale == ("log" if name.startswith("log_") else "linear")
+    assert spec.scale == ("log" if name.startswith("log_") else "positive")
     assert spec.bound_rule == ("half-log" if name.startswith("log_") else "sqrt")
     assert spec.cost == ("forward" if "train_data" in needs else "free")
     assert spec.random is False and spec.post_mortem is True

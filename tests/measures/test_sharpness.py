@@ -20,7 +20,7 @@ from pytest_fragility.measures.sharpness import (
     sharpness_search,
     worst_case_perturbations,
 )
-from pytest_fragility.run import Run
+from pytest_fragility.runs.run import Run
 from tests.measures.models import conv1d_net, inputs, rescale_hidden, self_labelled_run
 from tests.measures.test_pacbayes import flat_numpy, same_run, trained_relu_run
 

@@ -136,6 +136,17 @@ class Run:
             self._model = self._init_model = None
             self._train = self._test = None
 
+    def portable(self) -> "Run":
+        """A self-contained copy (tensors on the CPU, no cache behind it) to send to another process."""
+        def cpu(tensor: Any) -> Any:
+            return None if tensor is None else tensor.cpu()
+
+        return Run(model=self.model.cpu(), x_train=cpu(self.x_train), y_train=cpu(self.y_train),
+                   x_test=cpu(self.x_test), y_test=cpu(self.y_test), init_model=cpu(self.init_model),
+                   m=self.m, seed=self.seed, variant=self.variant, family=self.family, recipe=self.recipe,
+                   train_error=self.train_error, test_error=self.test_error, train_loss=self.train_loss,
+                   converged=self.converged, epochs=self.epochs, key=self.key)
+
     def describe(self) -> str:
         """Names the run in error messages: family, variant, m and seed."""
         parts = [f"family={self.family}"] if self.family else []

@@ -1,6 +1,6 @@
 """The state of one `pytest --fragility` run: settings, audits, baselines, reports.
 
-Registered as a plugin by `plugin.pytest_configure`, so its methods are hooks. Each
+Registered as a plugin by `hooks.pytest_configure`, so its methods are hooks. Each
 fragility test runs one audit in its call phase; the audit's plain-dict payload rides
 on the test report (so pytest-xdist carries it to the controller), and only the
 controller writes JSON, baselines and the HTML report.
@@ -17,11 +17,12 @@ from typing import Any, Iterator
 import pytest
 
 from pytest_fragility import families
-from pytest_fragility.cache import ModelCache, default_cache_dir
 from pytest_fragility.errors import ConfigurationError, FragilityError
+from pytest_fragility.files import read_json, write_json
+from pytest_fragility.plugin.profiles import Profile, default_profile_name, get_profile
 from pytest_fragility.report import baseline as baselines
-from pytest_fragility.settings import Profile, default_profile_name, get_profile
-from pytest_fragility.tolerances import parse_tolerance_lines
+from pytest_fragility.runs.cache import Cache, default_cache_dir
+from pytest_fragility.spec.tolerances import parse_tolerance_lines
 
 PAYLOAD = pytest.StashKey[dict]()
 NODE_ID = pytest.StashKey[str]()
@@ -48,7 +49,7 @@ class FragilitySession:
         except ValueError:
             raise ConfigurationError(f"fragility_seed must be an integer, got {seed!r}") from None
         cache_dir = self._setting("fragility_cache")
-        self.cache = ModelCache(Path(cache_dir) if cache_dir else default_cache_dir(config.rootpath))
+        self.cache = Cache(Path(cache_dir) if cache_dir else default_cache_dir(config.rootpath))
         data_dir = self._setting("fragility_data_dir")
         self.data_dir = Path(data_dir) if data_dir else None
         self.strict = bool(self._setting("fragility_strict")) or self.profile.strict
@@ -73,7 +74,8 @@ class FragilitySession:
         return ini if ini not in ("", None, False) else None
 
     def _register_measures(self) -> None:
-        extra = [spec for specs in self.config.hook.pytest_fragility_measures(config=self.config) for spec in specs or []]
+        returned = self.config.hook.pytest_fragility_measures(config=self.config)
+        extra = [spec for specs in returned for spec in specs or []]
         if extra:
             from pytest_fragility.measures import registry
 
@@ -102,7 +104,7 @@ class FragilitySession:
         if self.executor == "local":
             return None
         if not hasattr(self, "_executor_object"):
-            from pytest_fragility.train.executor import get_executor
+            from pytest_fragility.train.executors import get_executor
 
             self._executor_object = get_executor(self.executor, address=self._setting("fragility_ray_address"))
         return self._executor_object
@@ -157,7 +159,7 @@ class FragilitySession:
         return render_audit(payload, color=self.color(), width=self.width())
 
     def _audit(self, item: pytest.Function, spec: Any) -> Any:
-        from pytest_fragility.engine import audit
+        from pytest_fragility.auditing.engine import audit
 
         function = item.obj
         parameters = inspect.signature(function).parameters
@@ -178,7 +180,7 @@ class FragilitySession:
                 seed=self.seed, progress=progress, executor=self._executor())
 
     def _compare_baseline(self, item: pytest.Item, payload: dict[str, Any]) -> list[str]:
-        from pytest_fragility.engine import environment
+        from pytest_fragility.report.environment import environment
 
         path = self._baseline_for_test(payload["test"])
         if not path.exists():
@@ -186,13 +188,13 @@ class FragilitySession:
                        f"pytest --fragility --fragility-update {item.nodeid}")
             if self.strict or self.profile.missing_baseline == "fail":
                 return [message]
-            warnings.warn(MissingBaselineWarning(message))
+            warnings.warn(MissingBaselineWarning(message), stacklevel=2)
             return []
-        stored = baselines.read_json(path)
+        stored = read_json(path)
         current = baselines.summarize(payload, environment())
         drifted = baselines.environment_mismatch(stored, current["environment"])
         if drifted:
-            warnings.warn(f"baseline {path} was recorded in another environment: {'; '.join(drifted)}")
+            warnings.warn(f"baseline {path} was recorded in another environment: {'; '.join(drifted)}", stacklevel=2)
         differences = baselines.compare(stored, current)
         if not differences:
             return []
@@ -217,13 +219,13 @@ class FragilitySession:
         json_path = self._setting("fragility_json")
         if self.worker or not (self.payloads or json_path):
             return
-        from pytest_fragility.engine import environment
+        from pytest_fragility.report.environment import environment
         from pytest_fragility.report.json_report import build_report, write_report
 
         env = environment()
         if self.update:
             for payload in self.payloads:
-                baselines.write_json(self._baseline_for_test(payload["test"]), baselines.summarize(payload, env))
+                write_json(self._baseline_for_test(payload["test"]), baselines.summarize(payload, env))
         report = build_report(self.payloads, env)
         self.config.hook.pytest_fragility_update_json(config=self.config, report=report)
         if json_path:  # written even when no audit ran, so CI finds the file it expects

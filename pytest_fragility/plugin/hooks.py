@@ -2,7 +2,7 @@
 
 Without ``--fragility`` this module imports only pytest: marked tests are skipped at
 collection, no torch or numpy is imported and no file is written. With it, the
-session object (`pytest_fragility.session`) is registered and does the work.
+session object (`pytest_fragility.plugin.session`) is registered and does the work.
 """
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ OPTIONS: list[tuple[str, dict[str, Any], str, str]] = [
      "fragility_budget", "string"),
     ("--fragility-device", {"metavar": "DEVICE", "help": "cpu (default), cuda, cuda:N or auto"},
      "fragility_device", "string"),
-    ("--fragility-cache", {"metavar": "DIR", "help": "model cache (default: FRAGILITY_CACHE_DIR or <rootdir>/.fragility)"},
+    ("--fragility-cache", {"metavar": "DIR",
+                           "help": "model cache (default: FRAGILITY_CACHE_DIR or <rootdir>/.fragility)"},
      "fragility_cache", "string"),
     ("--fragility-data-dir", {"metavar": "DIR", "help": "folder of local datasets (default: FRAGILITY_DATA_DIR)"},
      "fragility_data_dir", "string"),
@@ -38,7 +39,8 @@ OPTIONS: list[tuple[str, dict[str, Any], str, str]] = [
     ("--fragility-ray-address", {"metavar": "ADDRESS", "help": "Ray cluster for --fragility-executor ray "
                                  "(default RAY_ADDRESS, else a local Ray)"},
      "fragility_ray_address", "string"),
-    ("--fragility-baseline-dir", {"metavar": "DIR", "help": "where baselines live (default: __fragility__ beside each test file)"},
+    ("--fragility-baseline-dir", {"metavar": "DIR",
+                                  "help": "where baselines live (default: __fragility__ beside each test file)"},
      "fragility_baseline_dir", "string"),
 ]
 FLAGS = [
@@ -63,7 +65,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
-    from pytest_fragility import hookspec
+    from pytest_fragility.plugin import hookspec
 
     pluginmanager.add_hookspecs(hookspec)
 
@@ -72,7 +74,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "fragility(spec): a fragility audit (added by @fragility_check)")
     if config.getoption("fragility"):
         from pytest_fragility.errors import ConfigurationError
-        from pytest_fragility.session import FragilitySession
+        from pytest_fragility.plugin.session import FragilitySession
 
         try:
             session = FragilitySession(config)
@@ -123,5 +125,5 @@ def fragility_family(request: pytest.FixtureRequest) -> Callable[..., Any]:
 
 @pytest.fixture
 def fragility_cache(request: pytest.FixtureRequest) -> Any:
-    """The session's model cache (`pytest_fragility.cache.ModelCache`)."""
+    """The session's cache folder (`pytest_fragility.runs.cache.Cache`): `.models`, `.values`, `.root`."""
     return _session(request).cache

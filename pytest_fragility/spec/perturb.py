@@ -11,9 +11,9 @@
 
 from __future__ import annotations
 
-from pytest_fragility.errors import ConfigurationError, unknown
-from pytest_fragility.families.recipe import OPTIMIZERS
-from pytest_fragility.variants import Variant, _positive
+from pytest_fragility.errors import unknown
+from pytest_fragility.spec.names import OPTIMIZERS
+from pytest_fragility.spec.variants import Variant, require_count, require_non_negative, require_positive
 
 __all__ = ["lr", "optimizer", "batch_size", "width", "init_scale", "weight_decay", "train_after_fit"]
 
@@ -24,7 +24,7 @@ def _number(value: float) -> str:
 
 def lr(factor: float) -> Variant:
     """Multiply the learning rate by `factor`."""
-    return Variant(f"lr×{_number(_positive('lr factor', factor))}", "perturbation", lr_factor=factor)
+    return Variant(f"lr×{_number(require_positive('lr factor', factor))}", "perturbation", lr_factor=factor)
 
 
 def optimizer(name: str, lr: float | None = None) -> Variant:
@@ -32,37 +32,31 @@ def optimizer(name: str, lr: float | None = None) -> Variant:
     same effective step); Adam, AdamW and RMSprop default to lr 1e-3."""
     if name not in OPTIMIZERS:
         raise unknown("optimizer", name, OPTIMIZERS)
-    changes = () if lr is None else (("lr", _positive("lr", lr)),)
+    changes = () if lr is None else (("lr", require_positive("lr", lr)),)
     label = f"optimizer={name}" + ("" if lr is None else f"@{_number(lr)}")
     return Variant(label, "perturbation", changes=changes, optimizer=name)
 
 
 def batch_size(size: int) -> Variant:
-    if not (isinstance(size, int) and size >= 1):
-        raise ConfigurationError(f"batch size must be a positive integer, got {size!r}")
-    return Variant(f"batch={size}", "perturbation", (("batch_size", size),))
+    return Variant(f"batch={require_count('batch size', size)}", "perturbation", (("batch_size", size),))
 
 
 def width(value: int) -> Variant:
-    if not (isinstance(value, int) and value >= 1):
-        raise ConfigurationError(f"width must be a positive integer, got {value!r}")
-    return Variant(f"width={value}", "perturbation", (("width", value),))
+    return Variant(f"width={require_count('width', value)}", "perturbation", (("width", value),))
 
 
 def init_scale(scale: float) -> Variant:
     """Multiply the He-normal initialization std by `scale`."""
-    return Variant(f"init×{_number(_positive('init scale', scale))}", "perturbation",
+    return Variant(f"init×{_number(require_positive('init scale', scale))}", "perturbation",
                    (("init_scale", scale),))
 
 
 def weight_decay(value: float) -> Variant:
-    if not value >= 0:
-        raise ConfigurationError(f"weight decay must be >= 0, got {value!r}")
-    return Variant(f"wd={_number(value)}", "perturbation", (("weight_decay", value),))
+    return Variant(f"wd={_number(require_non_negative('weight decay', value))}", "perturbation",
+                   (("weight_decay", value),))
 
 
 def train_after_fit(epochs: int) -> Variant:
     """Keep training `epochs` epochs after the stopping rule is met."""
-    if not (isinstance(epochs, int) and epochs >= 1):
-        raise ConfigurationError(f"train_after_fit needs a positive number of epochs, got {epochs!r}")
-    return Variant(f"train-after-fit={epochs}", "perturbation", (("epochs_after_fit", epochs),))
+    return Variant(f"train-after-fit={require_count('train_after_fit epochs', epochs)}", "perturbation",
+                   (("epochs_after_fit", epochs),))

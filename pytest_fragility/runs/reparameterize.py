@@ -15,7 +15,7 @@ from typing import Callable
 import torch
 from torch import nn
 
-from pytest_fragility.run import Run
+from pytest_fragility.runs.run import Run
 
 WEIGHT = (nn.Linear, nn.Conv1d, nn.Conv2d)
 HOMOGENEOUS = (nn.ReLU, nn.Flatten, nn.Identity)

@@ -1,4 +1,4 @@
-"""Names of the built-in families, measures and checks, importable without torch.
+"""Names of the built-in families, measures, optimizers and checks, importable without torch.
 
 `@fragility_check` validates its arguments at import time of a test module; these
 tuples let it do so without loading the heavy registries. Tests assert that the
@@ -7,6 +7,7 @@ registries hold exactly these names.
 
 from __future__ import annotations
 
+import warnings
 from typing import Sequence
 
 from pytest_fragility.errors import unknown
@@ -58,10 +59,10 @@ BUILTIN_MEASURES = (
     "marginal_likelihood_bound",
 )
 
+OPTIMIZERS = ("sgd", "sgd-momentum", "nesterov", "adam", "adamw", "rmsprop")
+
 CHECKS = ("benign", "trend", "scaling", "value", "data", "tracking", "invariance", "predictive")
 DEFAULT_CHECKS = ("benign", "trend", "scaling", "value", "data")
-
-VERDICTS = ("stable", "fragile", "inconclusive", "not-benign", "error")
 
 
 def validate_checks(checks: Sequence[str] | str) -> tuple[str, ...]:
@@ -79,3 +80,20 @@ def choice(kind: str, value: str | None, valid: Sequence[str]) -> str | None:
     if value is not None and value not in valid:
         raise unknown(kind, value, valid)
     return value
+
+
+SCALES = ("positive", "log")
+
+
+def scale_name(scale: str | None) -> str | None:
+    """A measure's scale: "positive" (a positive quantity, analysed as ln μ: trends are
+    power-law exponents, changes are ratios) or "log" (already a logarithm, or of either
+    sign: analysed as μ, changes are differences). None means "infer it from the values".
+
+    "linear" is the old, misleading name of "positive"; it still works, with a warning.
+    """
+    if scale == "linear":
+        warnings.warn('scale="linear" is deprecated; it means scale="positive" (values are analysed as ln μ)',
+                      DeprecationWarning, stacklevel=3)
+        return "positive"
+    return choice("scale", scale, SCALES)

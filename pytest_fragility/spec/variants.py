@@ -7,6 +7,7 @@ them; this module imports nothing heavy so decorators can validate them at impor
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -19,7 +20,7 @@ if TYPE_CHECKING:  # pragma: no cover
 @dataclass(frozen=True)
 class Variant:
     """A named change to a recipe. `kind` is "perturbation" (should leave generalization
-    nearly unchanged) or "data" (a ladder rung that should change it)."""
+    nearly unchanged), "rung" (a data-ladder rung that should change it) or "base"."""
 
     name: str
     kind: str
@@ -51,10 +52,29 @@ class Variant:
 BASE = Variant("base", "base")
 
 
-def _positive(name: str, value: float) -> float:
-    if not value > 0:
-        raise ConfigurationError(f"{name} must be > 0, got {value!r}")
+def require_positive(name: str, value: float) -> float:
+    """`value` if it is a finite number > 0; else an error naming `name`."""
+    if not _finite_number(value) or value <= 0:
+        raise ConfigurationError(f"{name} must be a finite number > 0, got {value!r}")
+    return float(value)
+
+
+def require_non_negative(name: str, value: float) -> float:
+    """`value` if it is a finite number ≥ 0; else an error naming `name`."""
+    if not _finite_number(value) or value < 0:
+        raise ConfigurationError(f"{name} must be a finite number >= 0, got {value!r}")
+    return float(value)
+
+
+def require_count(name: str, value: int) -> int:
+    """`value` if it is a whole number ≥ 1; else an error naming `name`."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigurationError(f"{name} must be a positive integer, got {value!r}")
     return value
+
+
+def _finite_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def check_variants(values: object, kind: str, argument: str) -> tuple[Variant, ...]:
@@ -84,6 +104,6 @@ def _builders(kind: str) -> str:
     """'build one with pf.perturb.lr, ...': the valid ways to make a variant of this kind."""
     import importlib
 
-    module = "perturb" if kind == "perturbation" else "data"
-    names = importlib.import_module(f"pytest_fragility.{module}").__all__
-    return "build one with " + ", ".join(f"pf.{module}.{name}(...)" for name in names)
+    module, public = ("perturb", "perturb") if kind == "perturbation" else ("ladder", "data")
+    names = importlib.import_module(f"pytest_fragility.spec.{module}").__all__
+    return "build one with " + ", ".join(f"pf.{public}.{name}(...)" for name in names)

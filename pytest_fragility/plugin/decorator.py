@@ -19,9 +19,9 @@ import pytest
 
 from pytest_fragility import families
 from pytest_fragility.errors import ConfigurationError, unknown
-from pytest_fragility.names import BUILTIN_MEASURES, DEFAULT_CHECKS, choice, validate_checks
-from pytest_fragility.tolerances import resolve_tolerances
-from pytest_fragility.variants import Variant, check_variants
+from pytest_fragility.spec.names import BUILTIN_MEASURES, DEFAULT_CHECKS, choice, scale_name, validate_checks
+from pytest_fragility.spec.tolerances import resolve_tolerances
+from pytest_fragility.spec.variants import Variant, check_variants
 
 F = TypeVar("F", bound=Callable[..., Any])
 RUN_ARGUMENT = "run"
@@ -72,11 +72,11 @@ def fragility_check(
     spec = CheckSpec(
         family=family,
         perturbations=check_variants(perturbations, "perturbation", "perturbations"),
-        data=check_variants(data, "data", "data"),
+        data=check_variants(data, "rung", "data"),
         checks=validate_checks(checks),
         tolerance=dict(tolerance or {}),
         budget=budget,
-        scale=choice("scale", scale, ("log", "linear")),
+        scale=scale_name(scale),
         expect=choice("expect value", expect, ("decreasing", "increasing")),
         measure=measure,
         form=choice("form", form, ("raw", "bound")),
