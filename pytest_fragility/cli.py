@@ -22,7 +22,7 @@ from pytest_fragility.spec.variants import Variant
 
 DEFAULT_FAMILY = "fcn-mnist5k"
 DEFAULT_PERTURBATIONS = "lr×0.5,lr×2,optimizer=sgd-momentum,optimizer=adam"
-DATASET_SWAP = {"mnist5k": "mnist1d", "mnist1d": "mnist5k", "digits": "mnist5k"}
+DEFAULT_LADDER = "label-noise=0.2,label-noise=0.4"  # changes of the data alone: the network stays the same
 FAIL_ON = ("fragile", "inconclusive", "never")
 
 
@@ -98,12 +98,6 @@ def _register_measures(manager: Any) -> None:
             registry.register(spec, replace=True)
 
 
-def default_ladder(family: Any) -> str:
-    recipe = getattr(family, "recipe", None)
-    swap = DATASET_SWAP.get(getattr(recipe, "dataset", ""), None)
-    return "label-noise=0.2,label-noise=0.4" + (f",dataset={swap}" if swap else "")
-
-
 def command_audit(args: argparse.Namespace) -> int:
     from rich.console import Console
 
@@ -127,8 +121,7 @@ def command_audit(args: argparse.Namespace) -> int:
     for name in names:
         measures.get(name)  # unknown names fail before any training
     perturbations = [parse_variant(t, named) for t in _split(args.perturbations)]
-    ladder_text = args.ladder if args.ladder is not None else default_ladder(family)
-    rungs = [parse_variant(t, named) for t in _split(ladder_text)]
+    rungs = [parse_variant(t, named) for t in _split(args.ladder)]
     store = Cache(args.cache or default_cache_dir())
     console.print(f"[bold]fragility audit[/bold]: {len(names)} measures on {family.name}, budget {args.budget}, "
                   f"device {args.device or 'cpu'}; perturbations {', '.join(v.name for v in perturbations) or 'none'}; "
@@ -139,8 +132,8 @@ def command_audit(args: argparse.Namespace) -> int:
     training = runs.training
     console.print(f"runs: {len(runs)} ({training.trained} trained, {training.cached} from cache, "
                   f"{runs.non_converged} not converged, {len(training.failed)} failed)")
-    for failure in list(training.failed.values())[:5]:
-        console.print(f"[magenta]training failed:[/magenta] {failure}")
+    for failure in training.failed[:5]:
+        console.print(f"[magenta]training failed:[/magenta] {failure.message}")
     precompute(names, runs, store.values, progress=not args.no_progress, executor=executor)
     payloads = []
     for name in names:
@@ -251,8 +244,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--budget", default="quick", help="smoke, quick (default), standard, paper")
     run.add_argument("--device", default=None, help="cpu (default), cuda, cuda:N, auto")
     run.add_argument("--perturbations", default=DEFAULT_PERTURBATIONS, help=f"default {DEFAULT_PERTURBATIONS}")
-    run.add_argument("--ladder", default=None,
-                     help="data rungs (default: label-noise=0.2,label-noise=0.4,dataset=<swap>)")
+    run.add_argument("--ladder", default=DEFAULT_LADDER, help=f"data rungs (default {DEFAULT_LADDER})")
     run.add_argument("--checks", default=",".join(DEFAULT_CHECKS), help="checks to run")
     run.add_argument("--form", choices=("bound", "raw"), default="bound", help="audited form of the measures")
     run.add_argument("--report", default="fragility-report", help="HTML report folder (default fragility-report)")

@@ -30,9 +30,9 @@ def test_audit_writes_the_json_report_of_every_measure(audited):
         assert audit["family"] == "fcn-mnist5k" and audit["budget"] == "smoke" and audit["form"] == "bound"
         assert audit["verdict"] in ("stable", "fragile", "inconclusive", "error")
         assert set(audit["curves"]) == {"base", "lr×0.5", "lr×2", "optimizer=sgd-momentum", "optimizer=adam",
-                                        "label-noise=0.2", "label-noise=0.4", "dataset=mnist1d"}
+                                        "label-noise=0.2", "label-noise=0.4"}
         assert {c["check"] for c in audit["checks"]} >= {"benign", "trend", "scaling", "value", "data"}
-        assert audit["runs"]["total"] == 8 * 3 * 2
+        assert audit["runs"]["total"] == 7 * 3 * 2
 
 
 def test_html_report_references_images_that_exist_and_decode(audited):
@@ -47,8 +47,8 @@ def test_html_report_references_images_that_exist_and_decode(audited):
     assert "fragility audit --budget smoke" in page
     report = json.loads((out / "report.json").read_text())
     networks = report["networks"]
-    assert networks["total"] == 48 and networks["trained"] + networks["cached"] == 48
-    assert f"Networks: 48 ({networks['trained']} trained" in page
+    assert networks["total"] == 42 and networks["trained"] + networks["cached"] == 42
+    assert f"Networks: 42 ({networks['trained']} trained" in page
 
 
 def test_second_run_loads_everything_from_the_cache(audited, tmp_path):
@@ -56,7 +56,7 @@ def test_second_run_loads_everything_from_the_cache(audited, tmp_path):
     assert main(["audit", "--budget", "smoke", "--measures", MEASURES, "--cache", str(cache),
                  "--report", str(tmp_path), "--no-progress"]) == 0
     report = json.loads((tmp_path / "report.json").read_text())
-    assert all(a["runs"]["trained"] == 0 and a["runs"]["cached"] == 48 for a in report["audits"])
+    assert all(a["runs"]["trained"] == 0 and a["runs"]["cached"] == 42 for a in report["audits"])
 
 
 def test_fail_on_fragile_sets_the_exit_code(audited, tmp_path):

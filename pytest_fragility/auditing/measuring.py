@@ -27,6 +27,7 @@ class Measurement:
     kind: str
     m: int
     seed: int
+    run: str = ""  # the run named as in error messages
     value: float = math.nan
     raw: float = math.nan
     test_error: float = math.nan
@@ -43,14 +44,15 @@ def measure_runs(subject: Subject, runs: Sequence[Run], kinds: dict[str, str], v
     with progress_bar(progress, len(runs), "measuring") as advance:
         for run in runs:
             measurement = Measurement(run.variant, kinds.get(run.variant, "perturbation"), run.m, run.seed,
-                                      test_error=_number(run.test_error), train_error=_number(run.train_error),
-                                      converged=bool(run.converged), n_test=run.n_test)
+                                      run=run.describe(), test_error=_number(run.test_error),
+                                      train_error=_number(run.train_error), converged=bool(run.converged),
+                                      n_test=run.n_test)
             if measurement.converged:
                 try:
                     measurement.raw = raw_value(subject, run, values)
                     measurement.value = as_scalar(subject.audited(measurement.raw, run.m))
                 except Exception as error:  # any failure of the user's code is reported, not raised
-                    measurement.error = f"{type(error).__name__}: {error} (run {run.describe()})"
+                    measurement.error = f"{type(error).__name__}: {error} (run {measurement.run})"
                     measurement.raw = measurement.value = math.nan
             run.release()  # drop the tensors of a cached run; they reload if asked for again
             measurements.append(measurement)
@@ -158,3 +160,26 @@ def raw_value(subject: Subject, run: Run, values: Any, pending: dict[str, dict[s
 
 def _number(value: Any) -> float:
     return math.nan if value is None else float(value)
+
+
+def settle_scale(declared: str | None, measurements: list[Measurement]) -> tuple[str, str]:
+    """The scale the checks use and where it came from.
+
+    A measure declared "positive" whose value is ≤ 0 on a run has no logarithm there: that
+    measurement becomes an error naming the run (never a silent drop). An undeclared scale
+    is inferred: "positive" when every value is > 0, else "log", and the result says why.
+    """
+    values = [c for c in measurements if c.converged and not c.error]
+    if declared == "positive":
+        for c in values:
+            if c.value <= 0:
+                c.error = f"ValueError: value {c.value:g} is <= 0 under scale 'positive' (run {c.run})"
+                c.raw = c.value = math.nan
+        return "positive", "declared"
+    if declared is not None:
+        return declared, "declared"
+    nonpositive = sum(1 for c in values if c.value <= 0)
+    if nonpositive:
+        return "log", f"inferred: {nonpositive} of {len(values)} values are <= 0, so trends are slopes of μ vs ln m"
+    return "positive", "inferred: every value is > 0, so trends are exponents of μ vs m"
+

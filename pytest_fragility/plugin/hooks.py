@@ -30,7 +30,7 @@ OPTIONS: list[tuple[str, dict[str, Any], str, str]] = [
      "fragility_json", "string"),
     ("--fragility-report", {"metavar": "DIR", "help": "write an HTML report with learning-curve plots"},
      "fragility_report", "string"),
-    ("--fragility-seed", {"metavar": "N", "type": int, "help": "bootstrap seed of every interval"},
+    ("--fragility-seed", {"metavar": "N", "type": int, "help": "no effect (intervals are exact t intervals)"},
      "fragility_seed", "string"),
     ("--fragility-profile", {"metavar": "NAME", "help": "settings profile (default: ci when CI is set)"},
      "fragility_profile", "string"),

@@ -17,7 +17,7 @@ from typing import Any, Iterator
 import pytest
 
 from pytest_fragility import families
-from pytest_fragility.errors import ConfigurationError, FragilityError
+from pytest_fragility.errors import FragilityError
 from pytest_fragility.files import read_json, write_json
 from pytest_fragility.plugin.profiles import Profile, default_profile_name, get_profile
 from pytest_fragility.report import baseline as baselines
@@ -43,11 +43,9 @@ class FragilitySession:
         self.profile: Profile = get_profile(profile_name)
         self.budget = self._setting("fragility_budget") or self.profile.budget
         self.device = self._setting("fragility_device") or self.profile.device
-        seed = self._setting("fragility_seed")
-        try:
-            self.seed = int(seed) if seed is not None else self.profile.seed
-        except ValueError:
-            raise ConfigurationError(f"fragility_seed must be an integer, got {seed!r}") from None
+        if self._setting("fragility_seed") is not None:
+            warnings.warn("--fragility-seed / fragility_seed has no effect: intervals are Student-t intervals "
+                          "over seeds, there is no bootstrap", DeprecationWarning, stacklevel=2)
         cache_dir = self._setting("fragility_cache")
         self.cache = Cache(Path(cache_dir) if cache_dir else default_cache_dir(config.rootpath))
         data_dir = self._setting("fragility_data_dir")
@@ -177,7 +175,7 @@ class FragilitySession:
                 checks=spec.checks, tolerance={**self.tolerances, **spec.tolerance},
                 budget=spec.budget or self.budget, device=self.device, cache=self.cache,
                 data_dir=self.data_dir, scale=spec.scale, form=spec.form, expect=spec.expect,
-                seed=self.seed, progress=progress, executor=self._executor())
+                progress=progress, executor=self._executor())
 
     def _compare_baseline(self, item: pytest.Item, payload: dict[str, Any]) -> list[str]:
         from pytest_fragility.report.environment import environment

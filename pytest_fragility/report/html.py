@@ -116,9 +116,12 @@ def _audit_section(i: int, audit: dict[str, Any], figure: str) -> str:
     sign = (pred.get("sign_error") or {}).get("max")
     errors = "".join(f"<li>{_e(e)}</li>" for e in (audit.get("errors") or [])[:20])
     missing = f", {runs['failed_training']} failed to train and missing" if runs.get("failed_training") else ""
+    power = (audit.get("power") or {}).get("text", "")
+    power = power[:1].upper() + power[1:] + ("." if power else "")
     return f"""
 <h2 id="audit-{i}">{_e(audit['measure'])} on {_e(audit['family'])}:
   <span style="background:{VERDICT_COLORS.get(audit['verdict'], '#fff')}">{_e(audit['verdict'])}</span></h2>
+<p class="meta">{_e(power)}</p>
 <p class="meta">{_e(audit['budget'])} budget, {_e(audit['form'])} form, trend = {_e(trend)};
   {runs['total']} runs ({runs['trained']} trained, {runs['cached']} cached, {runs['non_converged']} not converged,
   {runs['measure_errors']} measure errors{missing}). Kendall τ(μ, gap) = {'—' if tau is None else f'{tau:+.3f}'};

@@ -22,7 +22,7 @@ from pytest_fragility.runs.cache import Cache, default_cache_dir
 from pytest_fragility.runs.devices import resolve_device
 from pytest_fragility.runs.model_store import StoredNetwork
 from pytest_fragility.runs.run import Run
-from pytest_fragility.runs.runset import RunSet, TrainingCounts
+from pytest_fragility.runs.runset import FailedRun, RunSet, TrainingCounts
 from pytest_fragility.spec.variants import BASE, Variant
 from pytest_fragility.train.executors import get_executor
 from pytest_fragility.train.jobs import TrainingJob, member_data
@@ -72,7 +72,9 @@ def family_runs(family: Family, budget: str | Budget = "quick", variants: Sequen
     report = runner.run([p.job for p in points], setup, store.models, device=torch_device, progress=progress)
     runs = [_run(family.name, point, report.results[point.job.key()], setup, torch_device)
             for point in points if point.job.key() in report.results]
-    return RunSet(runs, TrainingCounts(report.trained, report.cached, dict(report.failed)))
+    failed = [FailedRun(p.variant.name, p.job.m, p.job.seed, report.failed[p.job.key()])
+              for p in points if p.job.key() in report.failed]
+    return RunSet(runs, TrainingCounts(report.trained, report.cached, failed))
 
 
 def _env_data_dir() -> Path | None:
@@ -83,12 +85,13 @@ def _env_data_dir() -> Path | None:
 def _run(family: str, point: GridPoint, stored: StoredNetwork, setup: TrainingSetup,
          device: "torch.device") -> Run:
     record, job = stored.record, point.job
+    dataset = load_dataset(job.recipe.dataset, setup.cache_dir, setup.data_dir)
     return Run(
         source=StoredRunSource(job, stored, setup, device), m=job.m, seed=job.seed,
         variant=point.variant.name, family=family, recipe=job.recipe,
         train_error=record["train_error"], test_error=record["test_error"], train_loss=record["train_loss"],
         converged=record["converged"], epochs=record["epochs"], train_seconds=record["train_seconds"],
-        key=stored.key, n_test=load_dataset(job.recipe.dataset, setup.cache_dir, setup.data_dir).x_test.shape[0],
+        key=stored.key, n_test=dataset.x_test.shape[0], input_shape=dataset.input_shape,
     )
 
 

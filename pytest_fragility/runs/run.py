@@ -50,6 +50,7 @@ class Run:
         epochs: int | None = None,
         train_seconds: float | None = None,
         n_test: int | None = None,
+        input_shape: tuple[int, ...] | None = None,
         key: str | None = None,
         source: RunSource | None = None,
     ) -> None:
@@ -79,6 +80,7 @@ class Run:
         self.epochs = epochs
         self.train_seconds = train_seconds
         self._n_test = n_test
+        self._input_shape = input_shape
         self.key = key
 
     # -- tensors, loaded lazily for cached runs ---------------------------------
@@ -125,6 +127,13 @@ class Run:
         if self._n_test is None and self._test is not None:
             self._n_test = len(self._test[0])
         return self._n_test
+
+    @property
+    def input_shape(self) -> tuple[int, ...] | None:
+        """Shape of one input example (known without loading the data for family runs)."""
+        if self._input_shape is None and self._train is not None:
+            self._input_shape = tuple(self._train[0].shape[1:])
+        return self._input_shape
 
     @property
     def device(self) -> "torch.device":
