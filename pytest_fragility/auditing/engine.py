@@ -12,6 +12,7 @@ from typing import Any, Sequence
 
 from pytest_fragility.auditing.curves import build_curves
 from pytest_fragility.auditing.measuring import measure_runs, precompute, settle_scale
+from pytest_fragility.auditing.multiplicity import PER_PERTURBATION, fragile_rows, row_level
 from pytest_fragility.auditing.power import power_statement
 from pytest_fragility.auditing.result import AuditResult
 from pytest_fragility.auditing.rules import ladder, perturbation, predictive, tracking
@@ -23,8 +24,6 @@ from pytest_fragility.runs.runset import RunSet
 from pytest_fragility.spec.names import DEFAULT_CHECKS, choice, scale_name, validate_checks
 from pytest_fragility.spec.tolerances import resolve_tolerances
 from pytest_fragility.spec.variants import Variant, check_variants
-
-PER_PERTURBATION = ("trend", "scaling", "value")
 
 
 def audit(
@@ -86,7 +85,10 @@ def audit(
     training = runs.training if isinstance(runs, RunSet) else RunSet().training
     curves = build_curves(measurements, kinds, training.failed)
     shapes = {run.variant: run.input_shape for run in runs if run.input_shape is not None}
-    context = Context(curves, subject.scale, tolerances, shapes)  # type: ignore[arg-type]
+    rows = fragile_rows(chosen_checks, len(perturbations), len(rungs), len(kinds))
+    seeds = max((c.seeds_with_data for c in curves.values()), default=0)
+    level, level_rule = row_level(tolerances.level, rows, seeds)
+    context = Context(curves, subject.scale, tolerances, shapes, level)  # type: ignore[arg-type]
     names = ([p.name for p in perturbations], [r.name for r in rungs])
     results = run_checks(context, chosen_checks, *names, expect)
     if "invariance" in chosen_checks:
@@ -113,7 +115,7 @@ def audit(
         scale=subject.scale, verdict=overall(results), checks=results, curves=curves, measurements=measurements,
         predictiveness=predictiveness, runs=counts, tolerances=tolerances.to_dict(),
         variants=[v.to_dict() for v in (*perturbations, *rungs)], scale_source=scale_source,
-        power=power_statement(context, *names))
+        power={**power_statement(context, *names), "row_level": level, "row_level_rule": level_rule})
 
 
 def _checks_with_expectation(checks: Sequence[str], expect: str | None) -> tuple[str, ...]:

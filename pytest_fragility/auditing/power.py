@@ -27,15 +27,15 @@ def power_statement(ctx: Context, perturbations: Sequence[str], rungs: Sequence[
     """The detectable effects at this budget, and a sentence that says them."""
     tol = ctx.tolerances
     usable = [v for v in perturbations if not ctx.unusable("base") and not ctx.unusable(v)]
-    exponent = _typical([ctx.exponent_difference("base", v) for v in usable], tol.level, tol.power)
-    level = _typical([ctx.level_difference("base", v) for v in usable], tol.level, tol.power)
-    trend = _typical([ctx.measure_trend(v) for v in ["base", *usable] if not ctx.unusable(v)], tol.level, tol.power)
+    exponent = _typical([ctx.exponent_difference("base", v) for v in usable], ctx.level, tol.power)
+    level = _typical([ctx.level_difference("base", v) for v in usable], ctx.level, tol.power)
+    trend = _typical([ctx.measure_trend(v) for v in ["base", *usable] if not ctx.unusable(v)], ctx.level, tol.power)
     ladder = [n for n in ["base", *rungs] if not ctx.unusable(n)] if rungs else []
     rung = _typical([ctx.level_difference(a, b, "test_error") for a, b in combinations(ladder, 2)],
-                    tol.level, tol.power)
+                    ctx.level, tol.power)
     n_seeds = max((c.seeds_with_data for c in ctx.curves.values()), default=0)
     found = {
-        "n_seeds": n_seeds, "level": tol.level, "power": tol.power,
+        "n_seeds": n_seeds, "level": ctx.level, "power": tol.power,
         "exponent_change": tol.exponent + exponent if math.isfinite(exponent) else math.nan,
         "value_log_ratio": math.log(tol.value_ratio) + level if math.isfinite(level) else math.nan,
         "trend_slope": trend,

@@ -22,11 +22,12 @@ class Context:
     scale: Scale
     tolerances: Tolerances
     input_shapes: dict[str, tuple[int, ...]] = field(default_factory=dict)  # per variant, where known
+    level: float | None = None  # every interval's level: the tolerance's, or corrected for multiplicity
     _memo: dict[tuple[str, ...], Estimate] = field(default_factory=dict, repr=False)
 
-    @property
-    def level(self) -> float:
-        return self.tolerances.level
+    def __post_init__(self) -> None:
+        if self.level is None:
+            self.level = self.tolerances.level
 
     def measure_trend(self, variant: str) -> Estimate:
         """The variant's measure trend (per-seed slopes against ln m)."""
