@@ -17,7 +17,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "pytest_fragility"
 
 # Lowest first. A module may import its own layer and the layers below it.
 LAYERS = [
-    {"errors", "files", "progress"},
+    {"errors", "files", "progress", "cachedir"},
     {"spec"},
     {"families"},
     {"train"},

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import sys
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
@@ -56,6 +57,11 @@ def fmt(e: Estimate | None) -> str:
     if math.isfinite(e.low) and math.isfinite(e.high):
         return f"{e.value:+.3f} [{e.low:+.2f}, {e.high:+.2f}]"
     return f"{e.value:+.3f} [no interval: {e.n_seeds} seed(s)]"
+
+
+def exp_ratio(log_ratio: float) -> float:
+    """e^x for reasons and details: a ratio beyond the largest float is inf, not an OverflowError."""
+    return math.exp(log_ratio) if log_ratio < math.log(sys.float_info.max) else math.inf
 
 
 def overall(results: Sequence[CheckResult]) -> str:

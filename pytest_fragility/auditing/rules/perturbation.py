@@ -6,7 +6,7 @@ import math
 
 from pytest_fragility.auditing import stats
 from pytest_fragility.auditing.rules.context import Context
-from pytest_fragility.auditing.verdict import FRAGILE, INCONCLUSIVE, NOT_BENIGN, STABLE, CheckResult, fmt
+from pytest_fragility.auditing.verdict import FRAGILE, INCONCLUSIVE, NOT_BENIGN, STABLE, CheckResult, exp_ratio, fmt
 
 
 def benign(ctx: Context, variant: str) -> CheckResult:
@@ -17,7 +17,7 @@ def benign(ctx: Context, variant: str) -> CheckResult:
     shift = stats.trend_difference(m, e_base, e_var, "positive", **ctx.boot())
     ratio = stats.median_abs_log_ratio(e_base, e_var, "positive", **ctx.boot())
     moved = abs(shift.value) if math.isfinite(shift.value) else math.inf
-    level = math.exp(ratio.value) if math.isfinite(ratio.value) else math.inf
+    level = exp_ratio(ratio.value) if math.isfinite(ratio.value) else math.inf
     ok = moved <= tol.benign_exponent and ratio.value <= math.log(tol.benign_ratio)
     reason = (f"test-error β {fmt(var_e)} vs base {fmt(base_e)} moved {moved:.3f} "
               f"(tolerance {tol.benign_exponent:g}), level ×{level:.2f} (tolerance ×{tol.benign_ratio:g})")
@@ -90,7 +90,7 @@ def value(ctx: Context, variant: str) -> CheckResult:
                          measure_exponent=ctx.measure_trend(variant), error_exponent=ctx.error_trend(variant))
 
     def show(x: float) -> str:
-        return f"×{math.exp(x):.3g}" if ctx.scale == "positive" else f"Δ{x:.3g}"
+        return f"×{exp_ratio(x):.3g}" if ctx.scale == "positive" else f"Δ{x:.3g}"
 
     what = "median ratio" if ctx.scale == "positive" else "median log difference"
     if not (math.isfinite(ratio.low) and math.isfinite(ratio.high)):
