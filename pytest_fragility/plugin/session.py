@@ -79,6 +79,19 @@ class FragilitySession:
             if path:
                 check_output(Path(path), folder=folder, option=option)
 
+    def _check_baseline_folders(self, items: list[pytest.Item]) -> None:
+        """With --fragility-update, the __fragility__ folder beside each collected test must be
+        writable before the first audit (a folder given by --fragility-baseline-dir is checked at start)."""
+        if not self.update or self.baseline_dir is not None:
+            return
+        folders = {self._baseline_for_test(item.nodeid).parent for item in items
+                   if item.get_closest_marker("fragility") is not None}
+        for folder in sorted(folders):
+            try:
+                check_output(folder, folder=True, option="--fragility-update: baselines in")
+            except ConfigurationError as error:
+                raise pytest.UsageError(str(error)) from None
+
     def _write(self, what: str, write: Any) -> None:
         """Run one output's writer; a failure is kept for an error line, the others still run."""
         try:
@@ -157,6 +170,7 @@ class FragilitySession:
     def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
         for item in items:  # node ids before pytest-xdist's loadgroup rewrites them
             item.stash[NODE_ID] = item.nodeid
+        self._check_baseline_folders(items)
 
     def pytest_report_header(self) -> list[str]:
         return [f"fragility: profile {self.profile.name}, budget {self.budget}, device {self.device}, "

@@ -96,6 +96,48 @@ def test_an_unusable_output_path_is_a_usage_error_before_any_test_runs(project, 
     assert not (project.path / "measured").exists()  # nothing was trained or measured
 
 
+def test_an_unwritable_baseline_folder_beside_the_tests_is_a_usage_error_before_any_test_runs(project):
+    (project.path / "__fragility__").write_text("not a folder")
+    result = run(project, "--fragility-update")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"ERROR: --fragility-update: baselines in {project.path}/__fragility__/test_closed: "
+                                 f"the folder cannot be created, {project.path}/__fragility__ is a file"])
+    assert not (project.path / "measured").exists()
+
+
+SKIPPING = """
+import sys
+import pytest
+import pytest_fragility as pf
+
+
+@pf.fragility_check(family="closed", perturbations=[pf.perturb.lr(0.5)], budget="smoke")
+def test_skips_once(run):
+    if (run.m, run.seed) == (64, 1):
+        pytest.skip("not for this run")
+    return 5 * run.test_error
+
+
+@pf.fragility_check(family="closed", perturbations=[pf.perturb.lr(0.5)], budget="smoke")
+def test_exits_once(run):
+    if (run.m, run.seed) == (64, 0):
+        sys.exit(3)
+    return 5 * run.test_error
+"""
+
+
+def test_skip_or_exit_inside_a_measure_keeps_the_audit_in_the_json(pytester):
+    pytester.makeconftest(CONFTEST)
+    pytester.makepyfile(test_skipping=SKIPPING)
+    json_path = pytester.path / "report.json"
+    result = run(pytester, f"--fragility-json={json_path}")
+    result.assert_outcomes(failed=2)
+    audits = {a["test"].split("::")[1]: a for a in json.loads(json_path.read_text())["audits"]}
+    assert set(audits) == {"test_skips_once", "test_exits_once"} and audits["test_exits_once"]["verdict"] == "error"
+    assert "called pytest.skip('not for this run')" in " ".join(audits["test_skips_once"]["errors"])
+    assert "called sys.exit(3)" in " ".join(audits["test_exits_once"]["errors"])
+
+
 def test_a_read_only_report_folder_is_a_usage_error_before_any_test_runs(project, tmp_path):
     outputs = tmp_path / "outputs"
     outputs.mkdir()
