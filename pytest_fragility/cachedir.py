@@ -15,6 +15,7 @@ import warnings
 from pathlib import Path
 
 from pytest_fragility.errors import CacheError
+from pytest_fragility.files import atomic_write, is_temporary
 
 MARKER = "CACHEDIR.TAG"
 SIGNATURE = "Signature: 8a477f597d28d172789f06886806bc55"
@@ -64,10 +65,10 @@ def prepare(root: Path) -> bool:
     check_root(root)
     try:
         root.mkdir(parents=True, exist_ok=True)
-        if not (root / MARKER).exists():
-            (root / MARKER).write_text(MARKER_TEXT, encoding="utf-8")
+        if not (root / MARKER).exists():  # atomic: a process preparing the same folder sees no half tag
+            atomic_write(root / MARKER, MARKER_TEXT)
         if not (root / ".gitignore").exists():
-            (root / ".gitignore").write_text(IGNORE_TEXT, encoding="utf-8")
+            atomic_write(root / ".gitignore", IGNORE_TEXT)
         with tempfile.TemporaryFile(dir=root):  # the marker may exist in a folder we cannot write
             pass
     except OSError as error:
@@ -96,8 +97,9 @@ def writable(root: Path) -> bool:
 
 
 def _has_content(root: Path) -> bool:
+    """Anything but a temporary file (another process may be tagging the folder right now)."""
     try:
-        return any(root.iterdir())
+        return any(not is_temporary(path) for path in root.iterdir())
     except OSError:
         return False
 

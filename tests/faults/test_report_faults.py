@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 
+import matplotlib.figure  # noqa: F401  (drawn lazily by the HTML report: imported before any inner run)
 import pytest
 
 import pytest_fragility.auditing.engine
