@@ -94,11 +94,13 @@ def precompute(names: Sequence[str], runs: Sequence[Run], values: Any, *, progre
 def _measure_on_worker(run: Run, requests: list[tuple[str, dict[str, Any]]]) -> dict[str, float | str]:
     """Runs beside the runs (a Ray worker): raw values of built-in measures (errors as text)."""
     from pytest_fragility import measures
+    from pytest_fragility.runs.guard import guarded
 
     computed: dict[str, float | str] = {}
     for name, options in requests:
         try:
-            computed[name] = float(measures.get(name).compute(run, **options))
+            compute = measures.get(name).compute
+            computed[name] = float(guarded(lambda r, c=compute, o=options: c(r, **o), name)(run))
         except Exception as error:  # the driver recomputes it and reports it with the run named
             computed[name] = f"{type(error).__name__}: {error}"
     return computed
@@ -136,8 +138,8 @@ def value_key(subject: Subject, run: Run) -> str | None:
     recipe = run.recipe
     if not subject.data_only or recipe is None:
         return run.key
-    data = (recipe.dataset, recipe.task, recipe.label_noise, recipe.pixel_shuffle, recipe.arch,
-            recipe.depth, recipe.dtype, run.m, run.seed)
+    data = (recipe.dataset, run.data_fingerprint, recipe.task, recipe.label_noise, recipe.pixel_shuffle,
+            recipe.arch, recipe.depth, recipe.dtype, run.m, run.seed)
     return "data-" + hashlib.sha256(repr(data).encode()).hexdigest()
 
 

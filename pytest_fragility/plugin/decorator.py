@@ -67,6 +67,10 @@ def fragility_check(
     With ``measure="path_norm"`` (a built-in name) the built-in measure is audited instead
     and the body, which then takes no ``run``, is not called per run.
     """
+    if callable(family):  # @fragility_check on its own: the test function arrived as `family`
+        raise ConfigurationError(
+            f"@fragility_check needs parentheses: write @pf.fragility_check(family=...) above "
+            f"{getattr(family, '__name__', 'the test')} (or @pf.fragility_check() for the default family)")
     if family not in families.available():
         raise unknown("family", family, families.available())
     spec = CheckSpec(

@@ -73,12 +73,12 @@ def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "fragility(spec): a fragility audit (added by @fragility_check)")
     if config.getoption("fragility"):
-        from pytest_fragility.errors import ConfigurationError
+        from pytest_fragility.errors import FragilityError
         from pytest_fragility.plugin.session import FragilitySession
 
         try:
             session = FragilitySession(config)
-        except ConfigurationError as error:  # a bad option or ini value: a usage error, not an internal one
+        except FragilityError as error:  # a bad option, ini value or path: a usage error, not an internal one
             raise pytest.UsageError(str(error)) from None
         config.stash[SESSION] = session
         config.pluginmanager.register(session, "fragility-session")

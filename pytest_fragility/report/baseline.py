@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pytest_fragility.report.json_report import SCHEMA_VERSION
+from pytest_fragility.report.json_report import SCHEMA_VERSION, check_audit, read_document
 
 SIGNIFICANT = 4
 DEFAULT_ATOL = 0.05
@@ -95,6 +95,13 @@ def compare(old: dict[str, Any], new: dict[str, Any], atol: float = DEFAULT_ATOL
             if x is None or y is None or abs(x - y) > atol:
                 diffs.append(Difference(where, field, x, y, True))
     return diffs
+
+
+def read_baseline(path: Path) -> dict[str, Any]:
+    """A committed baseline; ReportError names the file when it is damaged or of another schema."""
+    summary = read_document(path, "fragility baseline")
+    check_audit(summary, f"fragility baseline {path}")
+    return summary
 
 
 def environment_mismatch(old: dict[str, Any], new_environment: dict[str, Any]) -> list[str]:

@@ -14,6 +14,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from pytest_fragility.files import atomic_write
 from pytest_fragility.report.baseline import SEVERITY
 
 VERDICT_COLORS = {"stable": "#d8f0d8", "fragile": "#f6c6c6", "inconclusive": "#fbeec1",
@@ -165,5 +166,5 @@ def write_html(directory: Path, report: dict[str, Any], *, command: str, figure_
 </body></html>
 """
     index = directory / "index.html"
-    index.write_text(page)
+    atomic_write(index, page)
     return index
