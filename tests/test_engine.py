@@ -294,6 +294,16 @@ def by_cell(result):
     return {(c.variant, c.m, c.seed): c for c in result.measurements}
 
 
+def test_the_data_band_is_halved_for_bound_forms_that_halve_raw_log_differences():
+    from pytest_fragility.auditing.subject import resolve_subject
+
+    assert resolve_subject("path_norm", None, None, {}).shrink == 0.5             # √(x/m)
+    assert resolve_subject("log_prod_of_spec", None, None, {}).shrink == 0.5      # ½(x − ln m)
+    assert resolve_subject("path_norm", "raw", None, {}).shrink == 1.0
+    assert resolve_subject("marginal_likelihood_bound", None, None, {}).shrink == 1.0  # already a bound
+    assert resolve_subject(lambda run: 1.0, None, None, {}).shrink == 1.0
+
+
 @pytest.mark.parametrize("name", ["path_norm", "log_prod_of_fro"])
 def test_built_in_measures_are_audited_in_bound_form_by_default(trained, name):
     family, cache, runs = trained

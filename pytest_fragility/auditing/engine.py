@@ -88,7 +88,7 @@ def audit(
     rows = fragile_rows(chosen_checks, len(perturbations), len(rungs), len(kinds))
     seeds = max((c.seeds_with_data for c in curves.values()), default=0)
     level, level_rule = row_level(tolerances.level, rows, seeds)
-    context = Context(curves, subject.scale, tolerances, shapes, level)  # type: ignore[arg-type]
+    context = Context(curves, subject.scale, tolerances, shapes, level, subject.shrink)  # type: ignore[arg-type]
     names = ([p.name for p in perturbations], [r.name for r in rungs])
     results = run_checks(context, chosen_checks, *names, expect)
     if "invariance" in chosen_checks:

@@ -37,6 +37,12 @@ class Subject:
     spec: Any = None  # the registered MeasureSpec, for built-in measures
     options: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def shrink(self) -> float:
+        """How much the audited form shrinks a log-difference of the raw measure: ½ in the
+        bound forms √(x/m) and ½(x − ln m), 1 otherwise (the data check's band scales with it)."""
+        return 0.5 if self.bound is not None and self.spec.bound_rule in ("sqrt", "half-log") else 1.0
+
     def audited(self, raw: float, m: int) -> float:
         """The value the checks see: the bound form of a built-in measure, else the raw value."""
         return raw if self.bound is None else self.bound(raw, m)

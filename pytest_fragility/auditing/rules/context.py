@@ -23,6 +23,7 @@ class Context:
     tolerances: Tolerances
     input_shapes: dict[str, tuple[int, ...]] = field(default_factory=dict)  # per variant, where known
     level: float | None = None  # every interval's level: the tolerance's, or corrected for multiplicity
+    shrink: float = 1.0  # how the audited form shrinks the raw measure's log-differences (½ in bound form)
     _memo: dict[tuple[str, ...], Estimate] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:

@@ -3,7 +3,8 @@
 For every pair of rungs whose test-error difference is resolved (its interval excludes 0),
 the measure's paired difference is judged: resolved with the opposite sign → it
 *reverses* the pair; its interval inside ±data_fraction × |test error's difference| →
-it is shown *not to separate* the pair; resolved with the same sign → it *follows*;
+it is shown *not to separate* the pair (× ½ in bound form, which halves every raw
+log-difference); resolved with the same sign → it *follows*;
 otherwise the pair is *unresolved*. A reversal or a pair not separated makes the measure
 fragile (PAC-Bayes origin is the textbook case); every resolved pair followed makes it
 stable; anything else is inconclusive. A difference the measure merely fails to resolve
@@ -73,7 +74,8 @@ def _pair(ctx: Context, a: str, b: str) -> dict[str, Any]:
     """The judgement of one rung pair, with the numbers behind it."""
     error = ctx.level_difference(a, b, "test_error")
     measure = ctx.level_difference(a, b)
-    band = ctx.tolerances.data_fraction * min(abs(error.low), abs(error.high)) if error.resolved else math.nan
+    nearer = min(abs(error.low), abs(error.high)) if error.resolved else math.nan
+    band = ctx.tolerances.data_fraction * ctx.shrink * nearer
     numbers = f"test error {fmt(error)}, measure {fmt(measure)}"
     if not error.resolved:
         outcome, text = NOT_JUDGED, f"{a}→{b}: {numbers}"
