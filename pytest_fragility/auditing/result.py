@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pytest_fragility.auditing import convergence
 from pytest_fragility.auditing.curves import Curve
 from pytest_fragility.auditing.measuring import Measurement
 from pytest_fragility.auditing.verdict import ERROR, FRAGILE, INCONCLUSIVE, CheckResult
@@ -31,6 +32,11 @@ class AuditResult:
     variants: list[dict[str, Any]] = field(default_factory=list)
 
     @property
+    def convergence(self) -> dict[str, dict[str, Any]]:
+        """Per variant: runs, how many did not converge and why (`auditing.convergence`)."""
+        return convergence.by_variant(self.measurements)
+
+    @property
     def errors(self) -> list[str]:
         return [c.error for c in self.measurements if c.error]
 
@@ -46,7 +52,7 @@ class AuditResult:
         return pd.DataFrame([{
             "measure": self.measure, "family": self.family, "variant": c.variant, "kind": c.kind,
             "m": c.m, "seed": c.seed, "value": c.value, "raw": c.raw, "test_error": c.test_error,
-            "train_error": c.train_error, "converged": c.converged, "error": c.error,
+            "train_error": c.train_error, "converged": c.converged, "stop": c.stop, "error": c.error,
         } for c in self.measurements])
 
     def to_dict(self) -> dict[str, Any]:
@@ -56,7 +62,8 @@ class AuditResult:
             "scale": self.scale, "verdict": self.verdict,
             "checks": [c.to_dict() for c in self.checks],
             "curves": {name: curve.to_dict() for name, curve in self.curves.items()},
-            "predictiveness": self.predictiveness, "runs": self.runs, "errors": self.errors,
+            "predictiveness": self.predictiveness, "runs": self.runs, "convergence": self.convergence,
+            "errors": self.errors,
             "tolerances": self.tolerances, "variants": self.variants,
         })
 

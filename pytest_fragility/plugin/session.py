@@ -19,6 +19,7 @@ import pytest
 from pytest_fragility import families
 from pytest_fragility.errors import ConfigurationError, FragilityError
 from pytest_fragility.files import read_json, write_json
+from pytest_fragility.plugin import expectations
 from pytest_fragility.plugin.profiles import Profile, default_profile_name, get_profile
 from pytest_fragility.report import baseline as baselines
 from pytest_fragility.runs.cache import Cache, default_cache_dir
@@ -30,6 +31,16 @@ NODE_ID = pytest.StashKey[str]()
 
 class MissingBaselineWarning(UserWarning):
     """--fragility-compare found no baseline for a test."""
+
+
+class NonConvergenceWarning(UserWarning):
+    """A variant lost more than a documented share of its runs to the stopping rule."""
+
+
+def lost_runs_warnings(payload: dict[str, Any]) -> list[str]:
+    from pytest_fragility.report import convergence
+
+    return convergence.warnings(payload)
 
 
 class FragilitySession:
@@ -63,6 +74,8 @@ class FragilitySession:
             raise pytest.UsageError(f"--fragility-executor must be local or ray, got {self.executor!r}")
         self.worker = hasattr(config, "workerinput")
         self.payloads: list[dict[str, Any]] = []
+        self.outcomes: dict[str, str] = {}     # test → passed, failed, xfailed or xpassed
+        self.written: list[str] = []           # what --fragility-update wrote, for the summary
 
     # -- settings -----------------------------------------------------------------
     def _setting(self, name: str) -> Any:
@@ -112,9 +125,6 @@ class FragilitySession:
     def color(self) -> bool:
         return self.config.get_terminal_writer().hasmarkup
 
-    def width(self) -> int:
-        return max(120, self.config.get_terminal_writer().fullwidth)  # long lines soft-wrap; no hard breaks in logs
-
     # -- fixtures ---------------------------------------------------------------------
     def family_runs(self, name: str | None, *, budget: str | None = None, variants: Any = ()) -> Any:
         if name is None:
@@ -145,8 +155,15 @@ class FragilitySession:
         payload = {"test": test_id, **result.to_dict()}
         pyfuncitem.stash[PAYLOAD] = payload
         problems = []
-        if not result.passed(strict=self.strict):
+        if spec.expect_verdict:
+            judgement = expectations.judge(spec.expect_verdict, payload, strict=self.strict)
+            payload["expect_verdict"] = judgement.to_dict()
+            if not judgement.held:
+                problems.append(self._broken_expectations(spec, judgement, payload))
+        elif not result.passed(strict=self.strict):
             problems.append(self._render(payload))
+        for warning in lost_runs_warnings(payload):
+            warnings.warn(NonConvergenceWarning(warning), stacklevel=2)
         if self.compare and not self.update:
             problems += self._compare_baseline(pyfuncitem, payload)
         if problems:
@@ -156,7 +173,12 @@ class FragilitySession:
     def _render(self, payload: dict[str, Any]) -> str:
         from pytest_fragility.report.terminal import render_audit
 
-        return render_audit(payload, color=self.color(), width=self.width())
+        return render_audit(payload, color=self.color())
+
+    def _broken_expectations(self, spec: Any, judgement: expectations.Judgement, payload: dict[str, Any]) -> str:
+        lines = [f"declared verdicts do not hold (expect_verdict: {expectations.describe(spec.expect_verdict)}):"]
+        lines += [f"  {problem}" for problem in judgement.problems]
+        return "\n".join(lines) + "\n\n" + self._render(payload)
 
     def _audit(self, item: pytest.Function, spec: Any) -> Any:
         from pytest_fragility.auditing.engine import audit
@@ -213,6 +235,7 @@ class FragilitySession:
         payload = getattr(report, "fragility", None)
         if payload is not None and not self.worker:
             self.payloads.append(payload)
+            self.outcomes[payload["test"]] = _outcome(report)
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
@@ -225,7 +248,10 @@ class FragilitySession:
         env = environment()
         if self.update:
             for payload in self.payloads:
-                write_json(self._baseline_for_test(payload["test"]), baselines.summarize(payload, env))
+                path = self._baseline_for_test(payload["test"])
+                write_json(path, baselines.summarize(payload, env))
+                self.written.append(f"{_relative(path, self.config.rootpath)} ({payload['verdict']}, "
+                                    f"{len(payload['checks'])} rows)")
         report = build_report(self.payloads, env)
         self.config.hook.pytest_fragility_update_json(config=self.config, report=report)
         if json_path:  # written even when no audit ran, so CI finds the file it expects
@@ -251,10 +277,29 @@ class FragilitySession:
         if self.worker or not self.payloads:
             return
         try:
-            from pytest_fragility.report.terminal import render_summary
+            from pytest_fragility.report.terminal import render_session
 
-            rows = [{"test": p["test"], "audit": p} for p in sorted(self.payloads, key=lambda p: p["test"])]
+            entries = [(p, self.outcomes.get(p["test"])) for p in sorted(self.payloads, key=lambda p: p["test"])]
             terminalreporter.write_sep("=", "fragility audits")
-            terminalreporter.write_line(render_summary(rows, color=terminalreporter.hasmarkup, width=self.width()))
+            terminalreporter.write_line(render_session(entries, color=terminalreporter.hasmarkup,
+                                                       verbose=self.config.getoption("verbose", 0) > 0))
+            if self.written:
+                terminalreporter.write_line(f"fragility: wrote {len(self.written)} baseline(s):")
+                for line in self.written:
+                    terminalreporter.write_line(f"  {line}")
         except Exception as error:  # a summary must never turn a run into an internal error
             terminalreporter.write_line(f"fragility: could not render the summary ({error!r})")
+
+
+def _outcome(report: pytest.TestReport) -> str:
+    """passed, failed, xfailed or xpassed: how pytest counted the test."""
+    if hasattr(report, "wasxfail"):
+        return "xfailed" if report.skipped else "xpassed"
+    return report.outcome
+
+
+def _relative(path: Path, root: Path) -> str:
+    try:
+        return str(path.relative_to(root))
+    except ValueError:
+        return str(path)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -125,6 +126,16 @@ class Run:
         if self._n_test is None and self._test is not None:
             self._n_test = len(self._test[0])
         return self._n_test
+
+    @property
+    def stop_reason(self) -> str:
+        """Why training stopped: "fit" (the stopping rule was met), "diverged" (it was not,
+        and the training loss is not finite) or "epoch-cap" (max_epochs came first)."""
+        if self.converged:
+            return "fit"
+        if self.train_loss is not None and not math.isfinite(self.train_loss):
+            return "diverged"
+        return "epoch-cap"
 
     @property
     def device(self) -> "torch.device":
