@@ -113,7 +113,7 @@ def command_audit(args: argparse.Namespace) -> int:
     from pytest_fragility.report.environment import environment
     from pytest_fragility.report.html import write_html
     from pytest_fragility.report.json_report import build_report, write_report
-    from pytest_fragility.report.terminal import render_summary
+    from pytest_fragility.report.terminal import convergence_lines, print_lines, render_summary
     from pytest_fragility.runs.cache import Cache, default_cache_dir
     from pytest_fragility.train.executors import get_executor
 
@@ -132,15 +132,15 @@ def command_audit(args: argparse.Namespace) -> int:
     store = Cache(args.cache or default_cache_dir())
     console.print(f"[bold]fragility audit[/bold]: {len(names)} measures on {family.name}, budget {args.budget}, "
                   f"device {args.device or 'cpu'}; perturbations {', '.join(v.name for v in perturbations) or 'none'}; "
-                  f"ladder {', '.join(v.name for v in rungs) or 'none'}; cache {store.root}")
+                  f"ladder {', '.join(v.name for v in rungs) or 'none'}; cache {store.root}", soft_wrap=True)
     executor = get_executor(args.executor, address=args.ray_address)
     runs = family.runs(args.budget, [*perturbations, *rungs], device=args.device, cache=store,
                        data_dir=args.data_dir, progress=not args.no_progress, executor=executor)
     training = runs.training
     console.print(f"runs: {len(runs)} ({training.trained} trained, {training.cached} from cache, "
-                  f"{runs.non_converged} not converged, {len(training.failed)} failed)")
+                  f"{runs.non_converged} not converged, {len(training.failed)} failed)", soft_wrap=True)
     for failure in list(training.failed.values())[:5]:
-        console.print(f"[magenta]training failed:[/magenta] {failure}")
+        console.print(f"[magenta]training failed:[/magenta] {failure}", soft_wrap=True)
     precompute(names, runs, store.values, progress=not args.no_progress, executor=executor)
     payloads = []
     for name in names:
@@ -149,7 +149,10 @@ def command_audit(args: argparse.Namespace) -> int:
                        progress=not args.no_progress, runs=runs)
         payloads.append({"test": f"fragility audit::{name}", **result.to_dict()})
     rows = [{"test": p["measure"], "audit": p} for p in payloads]
-    console.print(render_summary(rows, color=console.is_terminal, width=console.width, label="measure"))
+    console.out(render_summary(rows, color=console.is_terminal, width=console.width, label="measure"))
+    lost = convergence_lines(payloads[0], "") if payloads else []  # every audit read the same runs
+    if lost:
+        console.out(print_lines(lost, color=console.is_terminal))
     command = _command_line(args.argv)
     networks = {"total": len(runs), "trained": training.trained, "cached": training.cached,
                 "non_converged": runs.non_converged, "failed": len(training.failed)}
@@ -158,7 +161,7 @@ def command_audit(args: argparse.Namespace) -> int:
     json_path = Path(args.json) if args.json else Path(args.report) / "report.json"
     write_report(json_path, document)
     index = write_html(Path(args.report), document, command=command, figure_cache=store.root / "figures")
-    console.print(f"report: {index}  json: {json_path}  ({time.perf_counter() - started:.1f} s)")
+    console.print(f"report: {index}  json: {json_path}  ({time.perf_counter() - started:.1f} s)", soft_wrap=True)
     verdicts = {p["verdict"] for p in payloads}
     failing = {"fragile": {"fragile", "error"}, "inconclusive": {"fragile", "error", "inconclusive"},
                "never": set()}[args.fail_on]
@@ -186,7 +189,19 @@ def command_families(args: argparse.Namespace) -> int:
         dataset = getattr(getattr(family, "recipe", None), "dataset", None)
         missing = dataset in LOCAL_DATASETS and not local_dataset_present(dataset, Path(data_dir) if data_dir else None)
         print(f"{name:<20} {getattr(family, 'description', '')}" + ("  [local data not found]" if missing else ""))
+        if args.budget:
+            print(f"    {args.budget}: {_budget_text(family, args.budget)}")
     return 0
+
+
+def _budget_text(family: Any, budget: str) -> str:
+    """A family's grid at `budget` and the recipe changes the budget makes to it."""
+    budgets = getattr(family, "budgets", {})
+    if budget not in budgets:
+        return f"no such budget (its budgets: {', '.join(budgets) or 'none'})"
+    if hasattr(family, "describe_budget"):
+        return family.describe_budget(budget)
+    return family.budget(budget).describe_grid()
 
 
 def command_measures(args: argparse.Namespace) -> int:
@@ -267,6 +282,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.set_defaults(handler=command_audit)
     listing = sub.add_parser("families", help="list families (and whether local data is present)")
     listing.add_argument("--data-dir", help="folder of local datasets (default FRAGILITY_DATA_DIR)")
+    listing.add_argument("--budget", help="also show each family's grid at this budget and its recipe changes")
     listing.set_defaults(handler=command_families)
     sub.add_parser("measures", help="list measures").set_defaults(handler=command_measures)
     cache = sub.add_parser("cache", help="inspect or clear the model cache")

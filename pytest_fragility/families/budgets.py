@@ -56,6 +56,17 @@ class Budget:
         sizes = self.resolve_sizes(pool)
         return f"{self.name}: {len(sizes)} sizes {sizes[0]}..{sizes[-1]}, {len(self.seeds)} seeds"
 
+    def describe_grid(self, pool: int | None = None) -> str:
+        """'sizes 32, 64, 128; seeds 0, 1' (count-based sizes need the training `pool` to
+        be listed; without it, the rule is given)."""
+        if self.sizes is not None or pool is not None:
+            sizes = "sizes " + ", ".join(f"{m:,}" for m in self.resolve_sizes(pool or max(self.sizes or (1,))))
+        else:
+            top = f"{self.high:,}, at most the training pool" if self.high else "the training pool"
+            sizes = f"{self.count} log-spaced sizes from {self.low:,} to {top}"
+        seeds = "seeds " + ", ".join(map(str, self.seeds)) if len(self.seeds) <= 8 else f"{len(self.seeds)} seeds"
+        return f"{sizes}; {seeds}"
+
 
 FCN_WIDTHS = {"smoke": 32, "quick": 128, "standard": 256, "paper": 1024}
 

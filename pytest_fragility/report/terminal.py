@@ -47,7 +47,7 @@ def _line(check: dict[str, Any], indent: str) -> Text:
 
 def audit_lines(audit: dict[str, Any]) -> list[Text]:
     """The diff of one audit, grouped by variant: the benign gate first, then each check."""
-    lines = [audit_heading(audit), *_convergence_lines(audit, "")]
+    lines = [audit_heading(audit), *convergence_lines(audit, "")]
     order = list(dict.fromkeys(c["variant"] for c in audit["checks"]))
     for variant in order:
         group = [c for c in audit["checks"] if c["variant"] == variant]
@@ -81,7 +81,8 @@ def audit_heading(audit: dict[str, Any]) -> Text:
         + (f", {runs['failed_training']} failed to train and missing" if runs.get("failed_training") else "") + ")")
 
 
-def _convergence_lines(audit: dict[str, Any], indent: str) -> list[Text]:
+def convergence_lines(audit: dict[str, Any], indent: str) -> list[Text]:
+    """Which variants lost runs and why, and a warning with the fix where too many were lost."""
     lost = convergence.lost(audit)
     lines = [Text(indent + lost, style="yellow")] if lost else []
     return lines + [Text(f"{indent}warning: {w}", style="bold yellow") for w in convergence.warnings(audit)]
@@ -147,7 +148,7 @@ def verdict_lines(audit: dict[str, Any], outcome: str | None = None, *, verbose:
                  for d in declared["declared"]]
         text = f"{indent}expect_verdict {', '.join(found)}; undeclared rows: {declared['undeclared']}"
         lines.append(Text(text, style="green" if declared["held"] else "bold red"))
-    lines += _convergence_lines(audit, indent)
+    lines += convergence_lines(audit, indent)
     if verbose:
         lines += [Text(indent) + line for line in _indented(audit_lines(audit))]
     return lines
