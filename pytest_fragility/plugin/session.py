@@ -163,7 +163,7 @@ class FragilitySession:
         elif not result.passed(strict=self.strict):
             problems.append(self._render(payload))
         for warning in lost_runs_warnings(payload):
-            warnings.warn(NonConvergenceWarning(warning), stacklevel=2)
+            pyfuncitem.warn(NonConvergenceWarning(warning))
         if self.compare and not self.update:
             problems += self._compare_baseline(pyfuncitem, payload)
         if problems:

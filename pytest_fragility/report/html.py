@@ -14,6 +14,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from pytest_fragility.report import convergence
 from pytest_fragility.report.baseline import SEVERITY
 
 VERDICT_COLORS = {"stable": "#d8f0d8", "fragile": "#f6c6c6", "inconclusive": "#fbeec1",
@@ -27,7 +28,7 @@ table { border-collapse: collapse; margin: 0.8em 0; font-size: 0.9em; }
 th, td { border: 1px solid #ddd; padding: 4px 8px; text-align: left; vertical-align: top; }
 th { background: #f4f4f4; } .meta { color: #555; font-size: 0.9em; }
 .verdict { font-weight: 600; } img { max-width: 100%; border: 1px solid #eee; }
-code { background: #f4f4f4; padding: 1px 4px; }
+code { background: #f4f4f4; padding: 1px 4px; } .warn { color: #8a5a00; font-weight: 600; }
 """
 
 
@@ -116,6 +117,9 @@ def _audit_section(i: int, audit: dict[str, Any], figure: str) -> str:
     sign = (pred.get("sign_error") or {}).get("max")
     errors = "".join(f"<li>{_e(e)}</li>" for e in (audit.get("errors") or [])[:20])
     missing = f", {runs['failed_training']} failed to train and missing" if runs.get("failed_training") else ""
+    lost = convergence.lost(audit)
+    notes = "".join(f'<p class="warn">warning: {_e(w)}</p>' for w in convergence.warnings(audit))
+    lost_html = f'<p class="meta">{_e(lost)}</p>{notes}' if lost else ""
     return f"""
 <h2 id="audit-{i}">{_e(audit['measure'])} on {_e(audit['family'])}:
   <span style="background:{VERDICT_COLORS.get(audit['verdict'], '#fff')}">{_e(audit['verdict'])}</span></h2>
@@ -123,6 +127,7 @@ def _audit_section(i: int, audit: dict[str, Any], figure: str) -> str:
   {runs['total']} runs ({runs['trained']} trained, {runs['cached']} cached, {runs['non_converged']} not converged,
   {runs['measure_errors']} measure errors{missing}). Kendall τ(μ, gap) = {'—' if tau is None else f'{tau:+.3f}'};
   worst-case robust sign error = {'—' if sign is None else f'{sign:.3f}'}.</p>
+{lost_html}
 <table><tr><th>check</th><th>variant</th><th>verdict</th><th>measure trend</th><th>base trend</th>
 <th>test-error β</th><th>reason</th></tr>{rows}</table>
 {f'<ul>{errors}</ul>' if errors else ''}
