@@ -78,8 +78,7 @@ def _plugin_manager() -> Any:
     manager.add_hookspecs(hookspec)
     manager.load_setuptools_entrypoints("pytest_fragility")
     for registered in manager.hook.pytest_fragility_families(config=None):
-        for family in registered or []:
-            families.register(family, replace=True)
+        families.register_returned(registered)
     return manager
 
 

@@ -47,9 +47,6 @@ class FragilitySession:
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
         profile_name = self._setting("fragility_profile") or default_profile_name()
-        for registered in config.hook.pytest_fragility_families(config=config):
-            for family in registered or []:
-                families.register(family, replace=True)
         self._register_measures()
         self.profile: Profile = get_profile(profile_name)
         self.budget = self._setting("fragility_budget") or self.profile.budget
@@ -139,6 +136,26 @@ class FragilitySession:
     def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
         for item in items:  # node ids before pytest-xdist's loadgroup rewrites them
             item.stash[NODE_ID] = item.nodeid
+        self._check_budgets(items)
+
+    def _check_budgets(self, items: list[pytest.Item]) -> None:
+        """A family without the budget a test runs at is a usage error before any training,
+        naming the budgets the family has."""
+        missing: dict[tuple[str, str], list[str]] = {}
+        for item in items:
+            marker = item.get_closest_marker("fragility")
+            if marker is None or not marker.args:
+                continue
+            spec = marker.args[0]
+            budget = spec.budget or self.budget
+            known = getattr(families.get(spec.family), "budgets", None)
+            if known is not None and budget not in known:
+                missing.setdefault((spec.family, budget), []).append(item.nodeid)
+        if missing:
+            raise pytest.UsageError("\n".join(
+                f"family {family!r} has no budget {budget!r} (its budgets: "
+                f"{', '.join(families.get(family).budgets)}); needed by {', '.join(tests)}"
+                for (family, budget), tests in missing.items()))
 
     def pytest_report_header(self) -> list[str]:
         return [f"fragility: profile {self.profile.name}, budget {self.budget}, device {self.device}, "
