@@ -18,7 +18,7 @@ from typing import Any, Sequence
 from pytest_fragility.errors import ConfigurationError, FragilityError
 from pytest_fragility.spec import ladder, perturb
 from pytest_fragility.spec.names import DEFAULT_CHECKS
-from pytest_fragility.spec.variants import Variant
+from pytest_fragility.spec.variants import Variant, canonical_name
 
 DEFAULT_FAMILY = "fcn-mnist5k"
 DEFAULT_PERTURBATIONS = "lr×0.5,lr×2,optimizer=sgd-momentum,optimizer=adam"
@@ -27,18 +27,20 @@ FAIL_ON = ("fragile", "inconclusive", "never")
 
 
 def parse_variant(text: str, named: dict[str, Variant] | None = None) -> Variant:
-    """A variant from its report name: lr×0.5 (or lr*0.5), optimizer=adam[@0.001], batch=32,
-    width=512, init×2, wd=0.0005, train-after-fit=20, label-noise=0.2, dataset=NAME, pixel-shuffle."""
+    """A variant from its report name: lr×0.5, optimizer=adam[@0.001], batch=32, width=512,
+    init×2, wd=0.0005, train-after-fit=20, label-noise=0.2, dataset=NAME, pixel-shuffle.
+    In ASCII, × is written * or x: lr*0.5, lrx0.5, init*2, initx2."""
     text = text.strip()
     if named and text in named:
         return named[text]
+    spelled, text = text, canonical_name(text)
     number = r"([0-9.eE+-]+)"
     patterns = [
-        (rf"lr[×*x]{number}", lambda g: perturb.lr(float(g[0]))),
+        (rf"lr×{number}", lambda g: perturb.lr(float(g[0]))),
         (r"optimizer=([a-z-]+)(?:@([0-9.eE+-]+))?", lambda g: perturb.optimizer(g[0], float(g[1]) if g[1] else None)),
         (r"batch=(\d+)", lambda g: perturb.batch_size(int(g[0]))),
         (r"width=(\d+)", lambda g: perturb.width(int(g[0]))),
-        (rf"init[×*x]{number}", lambda g: perturb.init_scale(float(g[0]))),
+        (rf"init×{number}", lambda g: perturb.init_scale(float(g[0]))),
         (rf"wd={number}", lambda g: perturb.weight_decay(float(g[0]))),
         (r"train-after-fit=(\d+)", lambda g: perturb.train_after_fit(int(g[0]))),
         (rf"label-noise={number}", lambda g: ladder.label_noise(float(g[0]))),
@@ -50,7 +52,8 @@ def parse_variant(text: str, named: dict[str, Variant] | None = None) -> Variant
         if match:
             return build(match.groups())
     raise ConfigurationError(
-        f"cannot read variant {text!r}; write e.g. lr×0.5, optimizer=adam, batch=32, width=512, init×2, "
+        f"cannot read variant {spelled!r}; write e.g. lr×0.5 (or lr*0.5, lrx0.5), optimizer=adam, batch=32, width=512, "
+        "init×2 (init*2), "
         "wd=0.0005, train-after-fit=20, label-noise=0.2, dataset=mnist1d, pixel-shuffle"
     )
 

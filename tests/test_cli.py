@@ -93,6 +93,14 @@ def test_every_variant_name_parses_back_to_the_variant(variant):
     assert parse_variant(variant.name) == variant
 
 
+@pytest.mark.parametrize("spelled, variant", [
+    ("lr*0.5", pf.perturb.lr(0.5)), ("lrx0.5", pf.perturb.lr(0.5)), ("lrX2", pf.perturb.lr(2.0)),
+    ("lr * 0.5", pf.perturb.lr(0.5)), ("init*2", pf.perturb.init_scale(2.0)), ("initx0.5", pf.perturb.init_scale(0.5)),
+])
+def test_ascii_spellings_of_times_name_the_same_variant(spelled, variant):
+    assert parse_variant(spelled) == variant
+
+
 def test_unreadable_variant_names_say_how_to_write_them():
     with pytest.raises(pf.errors.ConfigurationError, match="cannot read variant 'learning-rate-half'"):
         parse_variant("learning-rate-half")

@@ -226,6 +226,11 @@ def test_judgement_of_plain_audits(declared, strict, held):
     assert judgement.held is held, judgement.problems
 
 
+def test_a_row_key_may_spell_times_in_ascii():
+    parsed, = expectations.parse({"trend[lr*0.5]": "fragile"}, ("trend",), ["lr×0.5"])
+    assert parsed.target == "trend [lr×0.5]"
+
+
 def test_a_check_declared_over_rows_takes_its_worst_judged_row():
     assert expectations.combined(["stable", "not-benign", "inconclusive"]) == "inconclusive"
     assert expectations.combined(["not-benign", "not-benign"]) == "not-benign"

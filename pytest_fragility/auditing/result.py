@@ -13,7 +13,7 @@ from pytest_fragility.auditing.verdict import ERROR, FRAGILE, INCONCLUSIVE, Chec
 from pytest_fragility.files import dumps, plain
 
 
-@dataclass
+@dataclass(repr=False)
 class AuditResult:
     """Everything one audit found: verdict, checks, curves and the measurements behind them."""
 
@@ -75,6 +75,22 @@ class AuditResult:
         from pytest_fragility.report.plots import audit_figure  # rendering lives in the report layer
 
         return audit_figure(self.to_dict(), path)
+
+    def __repr__(self) -> str:
+        counts: dict[str, int] = {}
+        for check in self.checks:
+            if check.check != "benign":
+                counts[check.verdict] = counts.get(check.verdict, 0) + 1
+        rows = ", ".join(f"{n} {v}" for v, n in sorted(counts.items()))
+        lost = self.runs.get("non_converged", 0)
+        return (f"<AuditResult {self.measure} on {self.family} ({self.budget}): {self.verdict}; {rows}; "
+                f"{self.runs.get('total', 0)} runs" + (f", {lost} not converged" if lost else "") + ">")
+
+    def _repr_html_(self) -> str:
+        """The audit's verdict, counts and rows as HTML (Jupyter shows it for a result)."""
+        from pytest_fragility.report.html import audit_fragment  # rendering lives in the report layer
+
+        return audit_fragment(self.to_dict())
 
     def summary(self) -> str:
         """The plain-text failure diff (the plugin shows it coloured)."""

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any, Iterable, Mapping, Sequence
 
 from pytest_fragility.errors import ConfigurationError, unknown
+from pytest_fragility.spec.variants import canonical_name
 
 VERDICTS = ("stable", "fragile", "inconclusive", "not-benign", "error")
 AUDIT = "audit"
@@ -142,7 +143,7 @@ def describe(expectations: Sequence[Expectation]) -> str:
 def _target(key: str) -> tuple[str, str | None]:
     match = ROW.fullmatch(key.strip())
     if match:
-        return match["check"], match["variant"].strip()
+        return match["check"], canonical_name(match["variant"])
     return key.strip(), None
 
 

@@ -103,7 +103,12 @@ def _summary_table(audits: list[dict[str, Any]]) -> str:
             + "".join(rows) + "</table>")
 
 
-def _audit_section(i: int, audit: dict[str, Any], figure: str) -> str:
+def audit_fragment(audit: dict[str, Any]) -> str:
+    """One audit as an HTML fragment without its figure (a notebook's rich display)."""
+    return _audit_section(0, audit, None)
+
+
+def _audit_section(i: int, audit: dict[str, Any], figure: str | None) -> str:
     runs = audit["runs"]
     rows = "".join(
         f"<tr><td>{_e(c['check'])}</td><td>{_e(c['variant'])}</td>{_cell(c['verdict'])}"
@@ -131,7 +136,7 @@ def _audit_section(i: int, audit: dict[str, Any], figure: str) -> str:
 <table><tr><th>check</th><th>variant</th><th>verdict</th><th>measure trend</th><th>base trend</th>
 <th>test-error β</th><th>reason</th></tr>{rows}</table>
 {f'<ul>{errors}</ul>' if errors else ''}
-<img src="{_e(figure)}" alt="learning curves of {_e(audit['measure'])}">
+{'' if figure is None else f'<img src="{_e(figure)}" alt="learning curves of {_e(audit["measure"])}">'}
 """
 
 
