@@ -1,7 +1,10 @@
 """The main job end to end at the smoke budget, and the other `fragility` commands."""
 
 import json
+import os
 import re
+import subprocess
+import sys
 
 import matplotlib.image
 import pytest
@@ -65,6 +68,22 @@ def test_fail_on_fragile_sets_the_exit_code(audited, tmp_path):
     code = main(["audit", "--budget", "smoke", "--measures", MEASURES, "--cache", str(cache),
                  "--report", str(tmp_path), "--no-progress", "--fail-on", "fragile"])
     assert code == (1 if verdicts & {"fragile", "error"} else 0)
+
+
+@pytest.mark.parametrize("columns", [80, 200])
+def test_piped_audit_output_has_no_blank_lines_and_whole_names(audited, tmp_path, columns):
+    _, _, cache = audited
+    names = MEASURES + ",log_prod_of_fro_over_margin,log_sum_of_spec_over_margin"
+    done = subprocess.run([sys.executable, "-m", "pytest_fragility", "audit", "--budget", "smoke", "--measures", names,
+                           "--cache", str(cache), "--report", str(tmp_path)],  # progress bars not switched off
+                          capture_output=True, text=True, env={**os.environ, "COLUMNS": str(columns)}, timeout=600)
+    assert done.returncode == 0, done.stdout + done.stderr
+    lines = done.stdout.splitlines()
+    assert all(line.strip() for line in lines), done.stdout
+    assert "\x1b[" not in done.stdout and "\r" not in done.stdout
+    rows = {line.split()[0]: line for line in lines if line.split() and line.split()[0] in names.split(",")}
+    assert set(rows) == set(names.split(",")), done.stdout  # one row per measure, its name whole
+    assert all(len(line) <= columns for line in rows.values())
 
 
 def test_listing_commands(capsys, shared_cache):

@@ -184,7 +184,7 @@ class FragilitySession:
         if self.compare and not self.update:
             problems += self._compare_baseline(pyfuncitem, payload)
         if problems:
-            pytest.fail("\n\n".join(problems), pytrace=False)
+            pytest.fail("\n".join(problems), pytrace=False)
         return True
 
     def _render(self, payload: dict[str, Any]) -> str:
@@ -195,7 +195,7 @@ class FragilitySession:
     def _broken_expectations(self, spec: Any, judgement: expectations.Judgement, payload: dict[str, Any]) -> str:
         lines = [f"declared verdicts do not hold (expect_verdict: {expectations.describe(spec.expect_verdict)}):"]
         lines += [f"  {problem}" for problem in judgement.problems]
-        return "\n".join(lines) + "\n\n" + self._render(payload)
+        return "\n".join([*lines, self._render(payload)])
 
     def _audit(self, item: pytest.Function, spec: Any) -> Any:
         from pytest_fragility.auditing.engine import audit
