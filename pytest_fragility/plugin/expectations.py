@@ -57,7 +57,7 @@ class Judgement:
     """What the audit found for each declaration, and whether the test passes."""
 
     found: tuple[tuple[Expectation, str], ...]   # (declaration, verdict found)
-    undeclared: str                               # combined verdict of the rows no declaration covers
+    undeclared: str | None                        # combined verdict of the rows no declaration covers
     problems: tuple[str, ...]
 
     @property
@@ -117,7 +117,7 @@ def judge(expectations: Sequence[Expectation], audit: Mapping[str, Any], *, stri
             problems.append(f"{expectation.target}: expected {_either(expectation.verdicts)}, got {verdict}"
                             f" — {_hint(expectation.verdicts, verdict)}")
     rest = [r for r in rows if r["check"] != "benign" and not any(e.covers(r) for e in expectations)]
-    undeclared = combined([r["verdict"] for r in rest]) if rest else "stable"
+    undeclared = combined([r["verdict"] for r in rest]) if rest else None
     failing = {"fragile", "error"} | ({"inconclusive"} if strict else set())
     for row in rest:
         if row["verdict"] in failing:

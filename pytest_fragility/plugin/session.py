@@ -19,7 +19,7 @@ import pytest
 from pytest_fragility import families
 from pytest_fragility.errors import ConfigurationError, FragilityError
 from pytest_fragility.files import read_json, write_json
-from pytest_fragility.plugin import expectations
+from pytest_fragility.plugin import expectations, gate
 from pytest_fragility.plugin.profiles import Profile, default_profile_name, get_profile
 from pytest_fragility.report import baseline as baselines
 from pytest_fragility.runs.cache import Cache, default_cache_dir
@@ -73,6 +73,9 @@ class FragilitySession:
         self.payloads: list[dict[str, Any]] = []
         self.outcomes: dict[str, str] = {}     # test → passed, failed, xfailed or xpassed
         self.written: list[str] = []           # what --fragility-update wrote, for the summary
+        self.deselected: list[pytest.Item] = []
+        self.orphans: set[str] = set()         # baselines whose test is gone (--fragility-compare)
+        self.gate_failures: list[str] = []
 
     # -- settings -----------------------------------------------------------------
     def _setting(self, name: str) -> Any:
@@ -138,6 +141,33 @@ class FragilitySession:
             item.stash[NODE_ID] = item.nodeid
         self._check_budgets(items)
 
+    def pytest_deselected(self, items: list[pytest.Item]) -> None:
+        self.deselected.extend(items)
+
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        if not self.compare or self.update:
+            return
+        orphans = gate.orphaned_baselines([*session.items, *self.deselected], gate.partly_collected(self.config),
+                                          self._baseline_for_test, beside_tests=self.baseline_dir is None)
+        self.orphans = {str(path) for path in orphans}
+        if self.worker:  # the controller collects nothing under pytest-xdist: it reads this
+            self.config.workeroutput["fragility_orphans"] = sorted(self.orphans)  # type: ignore[attr-defined]
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node: Any, error: Any) -> None:
+        self.orphans.update(getattr(node, "workeroutput", {}).get("fragility_orphans", []))
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtestloop(self, session: pytest.Session) -> Any:
+        result = yield
+        if not self.worker and self.compare and not self.update:
+            hidden = {p["test"]: p["baseline_drift"] for p in self.payloads
+                      if p.get("baseline_drift") and self.outcomes.get(p["test"]) == "xfailed"}
+            self.gate_failures = gate.describe(sorted(Path(o) for o in self.orphans), hidden, self.config.rootpath)
+            if self.gate_failures:
+                session.testsfailed += 1
+        return result
+
     def _check_budgets(self, items: list[pytest.Item]) -> None:
         """A family without the budget a test runs at is a usage error before any training,
         naming the budgets the family has."""
@@ -182,7 +212,10 @@ class FragilitySession:
         for warning in lost_runs_warnings(payload):
             pyfuncitem.warn(NonConvergenceWarning(warning))
         if self.compare and not self.update:
-            problems += self._compare_baseline(pyfuncitem, payload)
+            drift = self._compare_baseline(pyfuncitem, payload)
+            if drift:
+                payload["baseline_drift"] = drift  # an xfail hides the failure, not the session gate
+            problems += drift
         if problems:
             pytest.fail("\n".join(problems), pytrace=False)
         return True
@@ -267,7 +300,7 @@ class FragilitySession:
             for payload in self.payloads:
                 path = self._baseline_for_test(payload["test"])
                 write_json(path, baselines.summarize(payload, env))
-                self.written.append(f"{_relative(path, self.config.rootpath)} ({payload['verdict']}, "
+                self.written.append(f"{gate.relative(path, self.config.rootpath)} ({payload['verdict']}, "
                                     f"{len(payload['checks'])} rows)")
         report = build_report(self.payloads, env)
         self.config.hook.pytest_fragility_update_json(config=self.config, report=report)
@@ -291,18 +324,23 @@ class FragilitySession:
         return baselines.baseline_path(directory, str(path), name)
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        if self.worker or not self.payloads:
+        if self.worker or not (self.payloads or self.gate_failures):
             return
         try:
             from pytest_fragility.report.terminal import render_session
 
             entries = [(p, self.outcomes.get(p["test"])) for p in sorted(self.payloads, key=lambda p: p["test"])]
             terminalreporter.write_sep("=", "fragility audits")
-            terminalreporter.write_line(render_session(entries, color=terminalreporter.hasmarkup,
-                                                       verbose=self.config.getoption("verbose", 0) > 0))
+            if entries:
+                terminalreporter.write_line(render_session(entries, color=terminalreporter.hasmarkup,
+                                                           verbose=self.config.getoption("verbose", 0) > 0))
             if self.written:
                 terminalreporter.write_line(f"fragility: wrote {len(self.written)} baseline(s):")
                 for line in self.written:
+                    terminalreporter.write_line(f"  {line}")
+            if self.gate_failures:
+                terminalreporter.write_line("fragility: --fragility-compare fails the session:", red=True, bold=True)
+                for line in self.gate_failures:
                     terminalreporter.write_line(f"  {line}")
         except Exception as error:  # a summary must never turn a run into an internal error
             terminalreporter.write_line(f"fragility: could not render the summary ({error!r})")
@@ -313,10 +351,3 @@ def _outcome(report: pytest.TestReport) -> str:
     if hasattr(report, "wasxfail"):
         return "xfailed" if report.skipped else "xpassed"
     return report.outcome
-
-
-def _relative(path: Path, root: Path) -> str:
-    try:
-        return str(path.relative_to(root))
-    except ValueError:
-        return str(path)

@@ -146,7 +146,8 @@ def verdict_lines(audit: dict[str, Any], outcome: str | None = None, *, verbose:
     if declared:
         found = [f"{d['target']}={'|'.join(d['verdicts'])} found {d['found']} ({'holds' if d['held'] else 'broken'})"
                  for d in declared["declared"]]
-        text = f"{indent}expect_verdict {', '.join(found)}; undeclared rows: {declared['undeclared']}"
+        text = f"{indent}expect_verdict {', '.join(found)}" + (
+            f"; undeclared rows: {declared['undeclared']}" if declared["undeclared"] else "")
         lines.append(Text(text, style="green" if declared["held"] else "bold red"))
     lines += convergence_lines(audit, indent)
     if verbose:
