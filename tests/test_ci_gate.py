@@ -115,3 +115,15 @@ def test_removing_a_test_fails_only_where_the_whole_module_was_collected(pyteste
     assert gone.ret == pytest.ExitCode.TESTS_FAILED  # a whole module removed: its baselines are orphans
     gone.stdout.fnmatch_lines(["fragility: --fragility-compare fails the session:",
                                "  baseline without a test: __fragility__/test_gate/test_accepted.json *"])
+
+
+def test_under_xdist_the_workers_report_orphans_to_the_controller(pytester):
+    pytest.importorskip("xdist")
+    pytester.makeconftest(CONFTEST)
+    pytester.makepyfile(test_gate=SUITE)
+    run(pytester, "--fragility-update").assert_outcomes(passed=2, xfailed=1)
+    path = pytester.path / "test_gate.py"
+    path.write_text(path.read_text().replace("def test_tracks", "def helper_tracks"))
+    parallel = run(pytester, "--fragility-compare", "-n", "2")
+    assert parallel.ret == pytest.ExitCode.TESTS_FAILED
+    parallel.stdout.fnmatch_lines(["  baseline without a test: __fragility__/test_gate/test_tracks.json *"])
