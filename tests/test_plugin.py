@@ -514,6 +514,16 @@ def test_summary_has_a_verdict_line_for_every_audit(toy):
     assert all(row[3] == "toy" for row in heads)
 
 
+def test_verbose_summary_shows_every_row_of_every_audit(toy):
+    quiet = section(run(toy, "--fragility", "-k", "robust").stdout.str(), "= fragility audits =", "passed")
+    assert "scaling" not in quiet
+    verbose = run(toy, "--fragility", "-k", "robust or not_benign", "-v").stdout.str()
+    summary = section(verbose, "= fragility audits =", "= 2 passed")
+    for row in ("          trend     stable       same sign: *", "          scaling   stable       within: *",
+                "          value     stable       within: *", "        lr×2: not-benign — not benign: *"):
+        assert any(fnmatch.fnmatch(line, row) for line in summary.splitlines()), row
+
+
 def test_a_broken_summary_renderer_does_not_break_the_run(toy, monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("renderer broke")

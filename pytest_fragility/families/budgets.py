@@ -52,10 +52,6 @@ class Budget:
         high = min(pool, self.high or pool)
         return log_spaced(min(self.low, high), high, self.count)
 
-    def describe(self, pool: int) -> str:
-        sizes = self.resolve_sizes(pool)
-        return f"{self.name}: {len(sizes)} sizes {sizes[0]}..{sizes[-1]}, {len(self.seeds)} seeds"
-
     def describe_grid(self, pool: int | None = None) -> str:
         """'sizes 32, 64, 128; seeds 0, 1' (count-based sizes need the training `pool` to
         be listed; without it, the rule is given)."""

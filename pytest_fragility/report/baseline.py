@@ -70,10 +70,11 @@ class Difference:
     new: Any
     regression: bool
     unit: str = "text"     # how to write old and new: text, exponent, ratio or difference
+    note: str | None = None  # replaces "worse"/"changed" where neither says it
 
     def describe(self) -> str:
-        arrow = "worse" if self.regression else "changed"
-        return f"{self.where}: {self.field} {self._show(self.old)} → {self._show(self.new)} ({arrow})"
+        note = self.note or ("worse" if self.regression else "changed")
+        return f"{self.where}: {self.field} {self._show(self.old)} → {self._show(self.new)} ({note})"
 
     def _show(self, value: Any) -> str:
         if not isinstance(value, (int, float)) or isinstance(value, bool):
@@ -92,7 +93,8 @@ def compare(old: dict[str, Any], new: dict[str, Any], atol: float = DEFAULT_ATOL
     diffs: list[Difference] = []
     for field in ("family", "budget", "form"):
         if field in old and field in new and old[field] != new[field]:
-            diffs.append(Difference("audit", field, old[field], new[field], True))
+            diffs.append(Difference("audit", field, old[field], new[field], True,
+                                    note="not comparable: refresh the baseline to change it"))
     if old.get("verdict") != new.get("verdict"):
         diffs.append(Difference("audit", "verdict", old.get("verdict"), new.get("verdict"),
                                 SEVERITY.get(new.get("verdict"), 3) > SEVERITY.get(old.get("verdict"), 3)))
