@@ -108,6 +108,18 @@ def test_a_declared_row_that_stops_being_fragile_fails_saying_it_improved(toy, m
     ])
 
 
+def test_the_json_and_html_reports_say_what_was_declared_and_found(toy):
+    run(toy, "-k", "declared_row", "--fragility-json", "out.json", "--fragility-report", "html")
+    import json
+
+    audit, = json.loads((toy.path / "out.json").read_text())["audits"]
+    assert audit["expect_verdict"] == {
+        "held": True, "problems": [], "undeclared": "stable",
+        "declared": [{"target": "trend [lr×0.5]", "verdicts": ["fragile"], "found": "fragile", "held": True}]}
+    page = (toy.path / "html" / "index.html").read_text()
+    assert "expect_verdict: trend [lr×0.5]=fragile found fragile (holds)" in page
+
+
 def test_a_new_fragile_row_beside_the_declared_one_fails(toy, monkeypatch):
     monkeypatch.setenv("FLIPPED", "lr×0.5,optimizer=adam")  # the measure got worse
     result = run(toy, "-k", "declared_row")

@@ -125,6 +125,11 @@ def _audit_section(i: int, audit: dict[str, Any], figure: str | None) -> str:
     lost = convergence.lost(audit)
     notes = "".join(f'<p class="warn">warning: {_e(w)}</p>' for w in convergence.warnings(audit))
     lost_html = f'<p class="meta">{_e(lost)}</p>{notes}' if lost else ""
+    declared = audit.get("expect_verdict")
+    if declared:
+        found = ", ".join(f"{d['target']}={'|'.join(d['verdicts'])} found {d['found']}"
+                          f" ({'holds' if d['held'] else 'broken'})" for d in declared["declared"])
+        lost_html += f'<p class="{"meta" if declared["held"] else "warn"}">expect_verdict: {_e(found)}</p>'
     return f"""
 <h2 id="audit-{i}">{_e(audit['measure'])} on {_e(audit['family'])}:
   <span style="background:{VERDICT_COLORS.get(audit['verdict'], '#fff')}">{_e(audit['verdict'])}</span></h2>
