@@ -52,7 +52,7 @@ def family_recipes(cache: Path | None) -> str:
         optimizer = f"{r.optimizer}, lr {r.lr:g}, batch {r.batch_size}" + (
             f", momentum {r.momentum:g}" if r.momentum else "") + (
             f", weight decay {r.weight_decay:g}" if r.weight_decay else "")
-        stop = f"{r.stop_threshold:.0%} training accuracy, at most {r.max_epochs} epochs"
+        stop = f"{r.stop_threshold:.0%} training accuracy, at most {r.max_epochs:,} epochs"
         rows.append(f"| `{name}` | {data} | {network} | {optimizer} | {stop} |")
     return "\n".join(rows)
 

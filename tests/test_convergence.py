@@ -95,13 +95,14 @@ def test_the_plugin_warns_and_every_report_says_it(pytester, monkeypatch):
 
 
 def test_a_user_override_wins_over_the_budget_recipe_change(shared_cache):
-    pinned = pf.families.get("fcn-digits", max_epochs=300)
-    assert {p.job.recipe.max_epochs for p in grid(pinned, "smoke", cache_dir=shared_cache)} == {300}
-    assert {p.job.recipe.width for p in grid(pinned, "smoke", cache_dir=shared_cache)} == {32}  # not pinned
-    default = pf.families.get("fcn-digits")
-    smoke_cap = dict(default.budget("smoke").overrides)["max_epochs"]
-    assert {p.job.recipe.max_epochs for p in grid(default, "smoke", cache_dir=shared_cache)} == {smoke_cap}
-    assert f"max_epochs 300 (yours: the budget's {smoke_cap} not applied)" in pinned.describe_budget("smoke")
+    smoke = dict(pf.families.get("fcn-digits").budget("smoke").overrides)
+    pinned = pf.families.get("fcn-digits", width=48)
+    points = grid(pinned, "smoke", cache_dir=shared_cache)
+    assert {p.job.recipe.width for p in points} == {48}                         # yours
+    assert {p.job.recipe.batch_size for p in points} == {smoke["batch_size"]}   # the budget's: not pinned
+    default = grid(pf.families.get("fcn-digits"), "smoke", cache_dir=shared_cache)
+    assert {p.job.recipe.width for p in default} == {smoke["width"]}
+    assert f"width 48 (yours: the budget's {smoke['width']} not applied)" in pinned.describe_budget("smoke")
 
 
 def test_families_command_shows_each_budget_recipe_change(capsys):

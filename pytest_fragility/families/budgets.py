@@ -1,6 +1,7 @@
 """Budgets: how big a family's grid is (sizes m, seeds, and a few recipe overrides).
 
-    smoke     seconds: tiny nets and sizes, for tests of the tool itself
+    smoke     a dry run: tiny nets and sizes, for tests of the tool itself (a cold audit of a
+              few measures takes under a minute on 2 CPU cores; docs/quickstart.md has figures)
     quick     the default: minutes on a laptop CPU (width 128 for the FCN families)
     standard  more sizes and seeds: a longer CPU run or a small GPU (width 256)
     paper     the reference protocol: 21 log-spaced sizes from 100, 8 seeds, width 1,024
@@ -65,16 +66,13 @@ class Budget:
 
 
 FCN_WIDTHS = {"smoke": 32, "quick": 128, "standard": 256, "paper": 1024}
-# Narrow smoke nets in batches of 32 fit the slowest default variant (label noise 0.4 on digits,
-# Adam on the CNN) in up to about 330 epochs, measured; the cap leaves three times that.
-SMOKE_EPOCHS = 1000
 
 
 def standard_budgets(widths: dict[str, int] = FCN_WIDTHS) -> dict[str, Budget]:
     """The four named budgets of the built-in families, with the width each one trains."""
     return {
         "smoke": Budget("smoke", seeds=(0, 1), sizes=(32, 64, 128),
-                        overrides=(("width", widths["smoke"]), ("batch_size", 32), ("max_epochs", SMOKE_EPOCHS))),
+                        overrides=(("width", widths["smoke"]), ("batch_size", 32))),
         "quick": Budget("quick", seeds=(0, 1, 2, 3), count=5, low=100, high=1600,
                         overrides=(("width", widths["quick"]),)),
         "standard": Budget("standard", seeds=tuple(range(6)), count=8, low=100, high=4000,

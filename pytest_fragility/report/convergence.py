@@ -13,7 +13,7 @@ from pytest_fragility.auditing.convergence import WARN_FRACTION
 
 
 def why(entry: dict[str, Any]) -> str:
-    """'5 at the epoch cap (100), 1 diverged'."""
+    """'5 at the epoch cap (1000), 1 diverged'."""
     parts = []
     if entry["epoch_cap"]:
         cap = f" ({entry['max_epochs']})" if entry.get("max_epochs") else ""
