@@ -139,7 +139,6 @@ class FragilitySession:
     def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
         for item in items:  # node ids before pytest-xdist's loadgroup rewrites them
             item.stash[NODE_ID] = item.nodeid
-        self._check_budgets(items)
 
     def pytest_deselected(self, items: list[pytest.Item]) -> None:
         self.deselected.extend(items)
@@ -168,24 +167,20 @@ class FragilitySession:
                 session.testsfailed += 1
         return result
 
-    def _check_budgets(self, items: list[pytest.Item]) -> None:
-        """A family without the budget a test runs at is a usage error before any training,
-        naming the budgets the family has."""
-        missing: dict[tuple[str, str], list[str]] = {}
-        for item in items:
-            marker = item.get_closest_marker("fragility")
-            if marker is None or not marker.args:
-                continue
-            spec = marker.args[0]
+    @pytest.hookimpl(wrapper=True)
+    def pytest_pycollect_makeitem(self, collector: pytest.Collector, name: str, obj: Any) -> Any:
+        """A test whose family lacks the budget it runs at is a collection error of its module,
+        naming the budgets the family has, before any training."""
+        items = yield
+        marks = [m for m in getattr(obj, "pytestmark", []) if m.name == "fragility" and m.args]
+        if marks:
+            spec = marks[0].args[0]
             budget = spec.budget or self.budget
             known = getattr(families.get(spec.family), "budgets", None)
             if known is not None and budget not in known:
-                missing.setdefault((spec.family, budget), []).append(item.nodeid)
-        if missing:
-            raise pytest.UsageError("\n".join(
-                f"family {family!r} has no budget {budget!r} (its budgets: "
-                f"{', '.join(families.get(family).budgets)}); needed by {', '.join(tests)}"
-                for (family, budget), tests in missing.items()))
+                raise collector.CollectError(
+                    f"{name}: family {spec.family!r} has no budget {budget!r}; its budgets: {', '.join(known)}")
+        return items
 
     def pytest_report_header(self) -> list[str]:
         return [f"fragility: profile {self.profile.name}, budget {self.budget}, device {self.device}, "
