@@ -1,7 +1,8 @@
 """The table of many audits (the ``fragility`` command's summary), fitted to a width.
 
-Every column wraps at spaces only and is at least as wide as its longest word, so a
-name (``log_prod_of_fro_over_margin``) is never cut. When the names are too long for
+Names and verdicts keep their full width; the count columns wrap at spaces and are at
+least as wide as their longest word, so a name (``log_prod_of_fro_over_margin``) or a
+word is never cut. When the names are too long for
 a table at this width, each audit is shown as its name on one line and its cells on
 the next: still whole, still one audit per block.
 """
@@ -16,10 +17,31 @@ from rich.text import Text
 from pytest_fragility.report.terminal import check_counts, console, print_lines, rendered, verdict_text
 
 GAP = 2  # columns are separated by rich's padding of one space on each side
+WRAPPED = ("checks", "runs")  # the columns that may wrap (at spaces); names and verdicts never do
 
 
 def _longest_word(texts: list[str]) -> int:
     return max((len(word) for text in texts for word in text.split()), default=1)
+
+
+def _widths(columns: list[tuple[str, list[str]]], width: int) -> list[int] | None:
+    """Column widths that fit `width`: names and verdicts whole on one line, the other columns
+    wrapped at spaces, never narrower than their longest word; None when that cannot fit."""
+    natural = [max(len(text) for text in [title, *cells]) for title, cells in columns]
+    room = width - GAP * (len(columns) - 1)
+    if sum(natural) <= room:
+        return natural
+    fixed = {i for i, (title, _) in enumerate(columns) if title not in WRAPPED}
+    least = [natural[i] if i in fixed else _longest_word([title, *cells]) for i, (title, cells) in enumerate(columns)]
+    if sum(least) > room:
+        return None
+    spare = room - sum(least)
+    flexible = [i for i in range(len(columns)) if i not in fixed]
+    wanted = sum(natural[i] - least[i] for i in flexible) or 1
+    widths = list(least)
+    for i in flexible:
+        widths[i] += min(natural[i] - least[i], spare * (natural[i] - least[i]) // wanted)
+    return widths
 
 
 def _runs(audit: dict[str, Any]) -> str:
@@ -40,13 +62,13 @@ def audit_table(rows: list[dict[str, Any]], *, color: bool, width: int, label: s
     columns += [("verdict", [verdict_text(a["verdict"]) for a in audits]),
                 ("checks", [check_counts(a) for a in audits]),
                 ("runs", [_runs(a) for a in audits])]
-    minimum = {title: _longest_word([title, *(str(c) if not isinstance(c, Text) else c.plain for c in cells)])
-               for title, cells in columns}
-    if sum(minimum.values()) + GAP * (len(columns) - 1) > width:
+    plain = [(title, [c.plain if isinstance(c, Text) else str(c) for c in cells]) for title, cells in columns]
+    widths = _widths(plain, width)
+    if widths is None:
         return _stacked(columns, color=color)
     table = Table(box=None, header_style="bold", pad_edge=False)
-    for title, _ in columns:
-        table.add_column(title, min_width=minimum[title], justify="right" if title == "runs" else "left")
+    for (title, _), size in zip(columns, widths):
+        table.add_column(title, width=size, justify="right" if title == "runs" else "left")
     for i in range(len(rows)):
         table.add_row(*(cells[i] for _, cells in columns))
     target = console(color, width)

@@ -96,9 +96,8 @@ def print_lines(lines: Iterable[Text], *, color: bool) -> str:
     return rendered(target)
 
 
-def render_audit(audit: dict[str, Any], *, color: bool, width: int | None = None) -> str:
-    """The readable diff of one audit, as shown under a FAILED test (`width` is unused:
-    lines are never broken)."""
+def render_audit(audit: dict[str, Any], *, color: bool) -> str:
+    """The readable diff of one audit, as shown under a FAILED test."""
     return print_lines(audit_lines(audit), color=color)
 
 
