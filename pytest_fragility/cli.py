@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import re
 import shlex
 import sys
@@ -15,14 +16,14 @@ import time
 from pathlib import Path
 from typing import Any, Sequence
 
-from pytest_fragility.errors import ConfigurationError, FragilityError
+from pytest_fragility.errors import ConfigurationError, FragilityError, ReportError
 from pytest_fragility.spec import ladder, perturb
-from pytest_fragility.spec.names import DEFAULT_CHECKS
+from pytest_fragility.spec.names import DEFAULT_CHECKS, validate_checks
 from pytest_fragility.spec.variants import Variant, canonical_name
 
 DEFAULT_FAMILY = "fcn-mnist5k"
 DEFAULT_PERTURBATIONS = "lr×0.5,lr×2,optimizer=sgd-momentum,optimizer=adam"
-DATASET_SWAP = {"mnist5k": "mnist1d", "mnist1d": "mnist5k", "digits": "mnist5k"}
+DEFAULT_LADDER = "label-noise=0.2,label-noise=0.4"  # changes of the data alone: the network stays the same
 FAIL_ON = ("fragile", "inconclusive", "never")
 
 
@@ -100,12 +101,6 @@ def _register_measures(manager: Any) -> None:
             registry.register(spec, replace=True)
 
 
-def default_ladder(family: Any) -> str:
-    recipe = getattr(family, "recipe", None)
-    swap = DATASET_SWAP.get(getattr(recipe, "dataset", ""), None)
-    return "label-noise=0.2,label-noise=0.4" + (f",dataset={swap}" if swap else "")
-
-
 def command_audit(args: argparse.Namespace) -> int:
     from rich.console import Console
 
@@ -129,9 +124,9 @@ def command_audit(args: argparse.Namespace) -> int:
     for name in names:
         measures.get(name)  # unknown names fail before any training
     perturbations = [parse_variant(t, named) for t in _split(args.perturbations)]
-    ladder_text = args.ladder if args.ladder is not None else default_ladder(family)
-    rungs = [parse_variant(t, named) for t in _split(ladder_text)]
+    rungs = [parse_variant(t, named) for t in _split(args.ladder)]
     store = Cache(args.cache or default_cache_dir())
+    _check_audit_options(args, family, store)
     console.print(f"[bold]fragility audit[/bold]: {len(names)} measures on {family.name}, budget {args.budget}, "
                   f"device {args.device or 'cpu'}; perturbations {', '.join(v.name for v in perturbations) or 'none'}; "
                   f"ladder {', '.join(v.name for v in rungs) or 'none'}; cache {store.root}", soft_wrap=True)
@@ -141,12 +136,12 @@ def command_audit(args: argparse.Namespace) -> int:
     training = runs.training
     console.print(f"runs: {len(runs)} ({training.trained} trained, {training.cached} from cache, "
                   f"{runs.non_converged} not converged, {len(training.failed)} failed)", soft_wrap=True)
-    for failure in list(training.failed.values())[:5]:
-        console.print(f"[magenta]training failed:[/magenta] {failure}", soft_wrap=True)
+    for failure in training.failed[:5]:
+        console.print(f"[magenta]training failed:[/magenta] {failure.message}", soft_wrap=True)
     precompute(names, runs, store.values, progress=not args.no_progress, executor=executor)
     payloads = []
     for name in names:
-        result = audit(name, family, perturbations, rungs, checks=args.checks.split(","), budget=args.budget,
+        result = audit(name, family, perturbations, rungs, checks=_split(args.checks), budget=args.budget,
                        device=args.device, cache=store, data_dir=args.data_dir, form=args.form,
                        progress=not args.no_progress, runs=runs)
         payloads.append({"test": f"fragility audit::{name}", **result.to_dict()})
@@ -161,13 +156,35 @@ def command_audit(args: argparse.Namespace) -> int:
     document = build_report(payloads, environment(), {"command": command, "networks": networks}, sort=False)
     manager.hook.pytest_fragility_update_json(config=None, report=document)
     json_path = Path(args.json) if args.json else Path(args.report) / "report.json"
-    write_report(json_path, document)
-    index = write_html(Path(args.report), document, command=command, figure_cache=store.root / "figures")
+    figures = None if store.read_only() else store.root / "figures"
+    try:
+        write_report(json_path, document)
+        index = write_html(Path(args.report), document, command=command, figure_cache=figures)
+    except OSError as error:
+        raise ReportError(f"could not write the report ({type(error).__name__}: {error}); the measure values "
+                          f"are cached in {store.root}, so a rerun only writes the report") from None
     console.print(f"report: {index}  json: {json_path}  ({time.perf_counter() - started:.1f} s)", soft_wrap=True)
     verdicts = {p["verdict"] for p in payloads}
     failing = {"fragile": {"fragile", "error"}, "inconclusive": {"fragile", "error", "inconclusive"},
                "never": set()}[args.fail_on]
     return 1 if verdicts & failing else 0
+
+
+def _check_audit_options(args: argparse.Namespace, family: Any, store: Any) -> None:
+    """Every option that could fail after training fails now: checks, budget, device, cache,
+    data folder and output paths."""
+    from pytest_fragility.files import check_output
+    from pytest_fragility.runs.devices import resolve_device
+
+    validate_checks(_split(args.checks))
+    family.budget(args.budget)
+    resolve_device(args.device)
+    store.check()
+    if args.data_dir is not None and not Path(args.data_dir).is_dir():
+        raise ConfigurationError(f"--data-dir {args.data_dir}: no such folder")
+    check_output(Path(args.report), folder=True, option="--report")
+    if args.json:
+        check_output(Path(args.json), folder=False, option="--json")
 
 
 def _split(text: str) -> list[str]:
@@ -225,16 +242,20 @@ def command_cache(args: argparse.Namespace) -> int:
         print(f"removed {store.clear()} runs from {store.root}")
     else:
         info = store.info()
-        print(f"{info['path']}: {info['runs']} runs, {info['bytes'] / 1e6:.1f} MB")
+        orphans = f", {info['orphans']} orphan temporary file(s) (removed by clear)" if info["orphans"] else ""
+        print(f"{info['path']}: {info['runs']} runs, {info['bytes'] / 1e6:.1f} MB{orphans}")
     return 0
 
 
 def command_compare(args: argparse.Namespace) -> int:
-    """Exit 1 when any audit of B regressed against A (worse verdict or exponent drift)."""
-    from pytest_fragility.files import read_json
+    """Exit 1 when any audit of B regressed against A (worse verdict or exponent drift); exit 2
+    (from main) when either file is not a report of this schema version."""
     from pytest_fragility.report import baseline
+    from pytest_fragility.report.json_report import read_report
 
-    old, new = read_json(Path(args.old)), read_json(Path(args.new))
+    if not (math.isfinite(args.atol) and args.atol >= 0):
+        raise ConfigurationError(f"--atol must be a finite number >= 0, got {args.atol}")
+    old, new = read_report(Path(args.old)), read_report(Path(args.new))
     before = {_audit_key(a): baseline.summarize(a) for a in old.get("audits", [])}
     after = {_audit_key(a): baseline.summarize(a) for a in new.get("audits", [])}
     regressions = changes = 0
@@ -268,8 +289,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--budget", default="quick", help="smoke, quick (default), standard, paper")
     run.add_argument("--device", default=None, help="cpu (default), cuda, cuda:N, auto")
     run.add_argument("--perturbations", default=DEFAULT_PERTURBATIONS, help=f"default {DEFAULT_PERTURBATIONS}")
-    run.add_argument("--ladder", default=None,
-                     help="data rungs (default: label-noise=0.2,label-noise=0.4,dataset=<swap>)")
+    run.add_argument("--ladder", default=DEFAULT_LADDER, help=f"data rungs (default {DEFAULT_LADDER})")
     run.add_argument("--checks", default=",".join(DEFAULT_CHECKS), help="checks to run")
     run.add_argument("--form", choices=("bound", "raw"), default="bound", help="audited form of the measures")
     run.add_argument("--report", default="fragility-report", help="HTML report folder (default fragility-report)")
@@ -291,7 +311,7 @@ def build_parser() -> argparse.ArgumentParser:
     cache.add_argument("action", choices=("info", "clear"))
     cache.add_argument("--cache", help="model cache (default FRAGILITY_CACHE_DIR or ./.fragility)")
     cache.set_defaults(handler=command_cache)
-    compare = sub.add_parser("compare", help="compare two JSON reports; exit 1 on a regression")
+    compare = sub.add_parser("compare", help="compare two JSON reports; exit 1 on a regression, 2 on unusable input")
     compare.add_argument("old")
     compare.add_argument("new")
     compare.add_argument("--atol", type=float, default=0.05, help="exponent drift tolerance (default 0.05)")
@@ -309,6 +329,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except FragilityError as error:
         print(f"fragility: error: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # networks and values stored so far are kept; a rerun resumes
+        print("fragility: interrupted; what was trained and measured so far is cached, a rerun resumes",
+              file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -27,6 +27,19 @@ class CacheError(FragilityError):
     """A cache entry could not be read or written."""
 
 
+class ReportError(FragilityError):
+    """A report or baseline file cannot be read, is not one, or cannot be written."""
+
+
+class MeasureError(FragilityError):
+    """A measure misbehaved: it changed the run it was given, or called pytest.skip() or sys.exit()."""
+
+
+class CorruptCacheWarning(UserWarning):
+    """A cache entry (network, values, dataset file) was unreadable or inconsistent: it was
+    removed and is retrained or recomputed."""
+
+
 class MissingDependencyError(FragilityError, ImportError):
     """An optional dependency is needed for this feature."""
 

@@ -11,8 +11,11 @@ from __future__ import annotations
 import json
 import math
 import os
+import tempfile
 from pathlib import Path
 from typing import Any
+
+from pytest_fragility.errors import ConfigurationError
 
 TEMPORARY_SUFFIX = ".tmp"
 
@@ -40,6 +43,27 @@ def atomic_write(path: Path, data: bytes | str) -> None:
         os.replace(staging, path)
     finally:
         staging.unlink(missing_ok=True)
+
+
+def check_output(path: Path, *, folder: bool, option: str) -> None:
+    """ConfigurationError naming `option` and `path` unless a file (or, with `folder`, a folder
+    of files) can be written there: checked before any work, by writing and deleting a probe."""
+    path = Path(path)
+    what = "folder" if folder else "file"
+    if path.is_dir() and not folder:
+        raise ConfigurationError(f"{option} {path}: is a folder; give the path of a file, e.g. {path / 'report.json'}")
+    if path.exists() and not path.is_dir() and folder:
+        raise ConfigurationError(f"{option} {path}: is a file; give the path of a folder")
+    start = path if folder else path.parent
+    existing = next(p for p in (start, *start.parents) if p.exists() or p.is_symlink())
+    if not existing.is_dir():
+        raise ConfigurationError(f"{option} {path}: the {what} cannot be created, {existing} is a file")
+    try:
+        with tempfile.TemporaryFile(dir=existing):
+            pass
+    except OSError as error:
+        raise ConfigurationError(f"{option} {path}: {existing} cannot be written ({error.strerror or error}); "
+                                 f"choose a writable {what}") from None
 
 
 def plain(value: Any) -> Any:

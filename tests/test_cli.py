@@ -31,11 +31,13 @@ def test_audit_writes_the_json_report_of_every_measure(audited):
     assert [a["measure"] for a in report["audits"]] == MEASURES.split(",")
     for audit in report["audits"]:
         assert audit["family"] == "fcn-mnist5k" and audit["budget"] == "smoke" and audit["form"] == "bound"
-        assert audit["verdict"] in ("stable", "fragile", "inconclusive", "error")
+        # two seeds decide nothing: a dry run of the machinery, never a fragile verdict from noise
+        assert audit["verdict"] == "inconclusive", (audit["measure"], audit["checks"])
+        assert audit["power"]["dry_run"] and audit["power"]["text"].startswith("a dry run of the machinery")
         assert set(audit["curves"]) == {"base", "lr×0.5", "lr×2", "optimizer=sgd-momentum", "optimizer=adam",
-                                        "label-noise=0.2", "label-noise=0.4", "dataset=mnist1d"}
+                                        "label-noise=0.2", "label-noise=0.4"}
         assert {c["check"] for c in audit["checks"]} >= {"benign", "trend", "scaling", "value", "data"}
-        assert audit["runs"]["total"] == 8 * 3 * 2
+        assert audit["runs"]["total"] == 7 * 3 * 2
 
 
 def test_html_report_references_images_that_exist_and_decode(audited):
@@ -50,8 +52,8 @@ def test_html_report_references_images_that_exist_and_decode(audited):
     assert "fragility audit --budget smoke" in page
     report = json.loads((out / "report.json").read_text())
     networks = report["networks"]
-    assert networks["total"] == 48 and networks["trained"] + networks["cached"] == 48
-    assert f"Networks: 48 ({networks['trained']} trained" in page
+    assert networks["total"] == 42 and networks["trained"] + networks["cached"] == 42
+    assert f"Networks: 42 ({networks['trained']} trained" in page
 
 
 def test_second_run_loads_everything_from_the_cache(audited, tmp_path):
@@ -59,15 +61,14 @@ def test_second_run_loads_everything_from_the_cache(audited, tmp_path):
     assert main(["audit", "--budget", "smoke", "--measures", MEASURES, "--cache", str(cache),
                  "--report", str(tmp_path), "--no-progress"]) == 0
     report = json.loads((tmp_path / "report.json").read_text())
-    assert all(a["runs"]["trained"] == 0 and a["runs"]["cached"] == 48 for a in report["audits"])
+    assert all(a["runs"]["trained"] == 0 and a["runs"]["cached"] == 42 for a in report["audits"])
 
 
-def test_fail_on_fragile_sets_the_exit_code(audited, tmp_path):
-    _, out, cache = audited
-    verdicts = {a["verdict"] for a in json.loads((out / "report.json").read_text())["audits"]}
-    code = main(["audit", "--budget", "smoke", "--measures", MEASURES, "--cache", str(cache),
-                 "--report", str(tmp_path), "--no-progress", "--fail-on", "fragile"])
-    assert code == (1 if verdicts & {"fragile", "error"} else 0)
+@pytest.mark.parametrize("fail_on, code", [("fragile", 0), ("inconclusive", 1)])
+def test_fail_on_sets_the_exit_code(audited, tmp_path, fail_on, code):
+    _, _, cache = audited  # every smoke verdict is inconclusive (asserted above)
+    assert main(["audit", "--budget", "smoke", "--measures", MEASURES, "--cache", str(cache),
+                 "--report", str(tmp_path), "--no-progress", "--fail-on", fail_on]) == code
 
 
 @pytest.mark.parametrize("columns", [80, 200])
@@ -123,3 +124,17 @@ def test_ascii_spellings_of_times_name_the_same_variant(spelled, variant):
 def test_unreadable_variant_names_say_how_to_write_them():
     with pytest.raises(pf.errors.ConfigurationError, match="cannot read variant 'learning-rate-half'"):
         parse_variant("learning-rate-half")
+
+
+@pytest.mark.slow
+def test_main_job_at_the_quick_budget_gives_the_expected_verdicts(tmp_path):
+    """The default family at the default budget (about 10 minutes cold): the marginal-likelihood
+    bound depends on data and architecture only, so benign training changes cannot move it,
+    and it follows label noise; PAC-Bayes origin and path norm are not stable."""
+    measures = "marginal_likelihood_bound,pacbayes_orig,path_norm"
+    assert main(["audit", "--measures", measures, "--cache", str(tmp_path / "cache"),
+                 "--report", str(tmp_path / "report"), "--no-progress"]) == 0
+    audits = {a["measure"]: a for a in json.loads((tmp_path / "report" / "report.json").read_text())["audits"]}
+    bound = audits["marginal_likelihood_bound"]
+    assert bound["verdict"] == "stable", bound["checks"]
+    assert not audits["pacbayes_orig"]["power"]["dry_run"]

@@ -20,7 +20,7 @@ def test_a_shared_exponent_is_reported_once_and_a_ratio_as_a_ratio():
     lines = [d.describe() for d in baseline.compare(summary(1.5, -0.2), summary(164, 0.3))]
     assert lines == [
         "scaling [lr×2]: Δ exponent +0.300 → +0.800 (worse)",
-        "value [lr×2]: median ratio ×1.5 → ×164 (worse)",
+        "value [lr×2]: mean ratio ×1.5 → ×164 (worse)",
         "lr×2: measure exponent -0.200 → +0.300 (worse)",
     ]
 
@@ -31,7 +31,7 @@ def test_a_log_scale_measure_shows_differences_and_verdicts_say_which_way():
     lines = [d.describe() for d in baseline.compare(old, new)]
     assert lines == ["audit: verdict fragile → stable (changed)",
                      "value [lr×2]: verdict fragile → stable (changed)",
-                     "value [lr×2]: median log difference Δ+0.405 → Δ+1 (worse)"]
+                     "value [lr×2]: mean difference Δ+0.405 → Δ+1 (worse)"]
 
 
 def test_another_budget_is_a_difference_of_the_audit():

@@ -114,7 +114,8 @@ BAD_ARGUMENTS = {
     "check": ({"checks": ("trend", "sparkle")}, rf"unknown check 'sparkle'; valid: {CHECKS}$"),
     "check-string": ({"checks": "trends"}, "unknown check 'trends'"),
     "tolerance-key": ({"tolerance": {"exponnent": 0.3}},
-                      r"unknown tolerance key 'exponnent'; valid: benign_exponent, benign_ratio, data_tau, exponent,"),
+                      r"unknown tolerance key 'exponnent'; valid: benign_exponent, benign_ratio, data_fraction, "
+                      r"exponent,"),
     "tolerance-type": ({"tolerance": {"exponent": "0.3"}}, r"tolerance 'exponent' must be a number, got '0.3'"),
     "tolerance-level": ({"tolerance": {"level": 1.5}}, r"tolerance 'level' must be in \(0, 1\), got 1.5"),
     "perturbation-string": ({"perturbations": ["lr×0.5"]},

@@ -46,7 +46,7 @@ def test_a_new_users_gate_accepts_a_known_verdict_and_catches_a_regression(proje
     update.assert_outcomes(passed=1)  # fragile, as declared
     update.stdout.fnmatch_lines([
         "PASSED  FRAGILE      test_measures.py::test_path_norm_is_fragile  mlp-my-data · smoke · 36 runs · *",
-        "        value [[]optimizer=adam[]]: changed: median ratio ×* vs ×1.5",
+        "        value [[]optimizer=adam[]]: changed: mean ratio ×* vs ×1.5*",
         "        expect_verdict value=fragile found fragile (holds); undeclared rows: stable",
         "fragility: wrote 1 baseline(s):",
         "  __fragility__/test_measures/test_path_norm_is_fragile.json (fragile, * rows)",

@@ -17,14 +17,14 @@ PACKAGE = Path(__file__).resolve().parent.parent / "pytest_fragility"
 
 # Lowest first. A module may import its own layer and the layers below it.
 LAYERS = [
-    {"errors", "files", "progress"},
+    {"errors", "files", "progress", "cachedir"},
     {"spec"},
     {"families"},
     {"train"},
     {"runs"},
     {"measures", "testing"},
     {"auditing"},
-    {"searching"},
+    {"searching", "calibration"},
     {"report"},
     {"plugin", "cli", "__main__"},
 ]

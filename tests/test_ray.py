@@ -106,7 +106,7 @@ def test_a_task_that_keeps_dying_is_reported_and_nothing_trained_is_lost(tmp_pat
     adam = [pf.perturb.optimizer("adam")]
     runs = family.runs("tiny", adam, cache=tmp_path, executor=RayExecutor(max_retries=1), progress=False)
     assert runs.training.trained == 4 and len(runs) == 4  # the base runs are kept
-    failed = list(runs.training.failed.values())
+    failed = [f.message for f in runs.training.failed]
     assert len(failed) == 4 and all("adam" in f and "seed=" in f and "m=" in f for f in failed)
     result = pf.audit("path_norm", family, adam, budget="tiny", cache=tmp_path, progress=False,
                       executor=RayExecutor(max_retries=0))

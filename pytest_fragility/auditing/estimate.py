@@ -1,4 +1,10 @@
-"""`Estimate`: a point estimate with its interval, and what the interval settles."""
+"""`Estimate`: a mean of per-seed statistics with its Student-t interval.
+
+The seed is the experimental unit (it fixes the initialization and the nested training
+subset for every m and variant), so every estimate is the mean of one statistic per
+seed (a slope, a level, a paired difference) and its interval is
+mean ± t(level, n − 1) · sd / √n over the n seeds that have one.
+"""
 
 from __future__ import annotations
 
@@ -12,12 +18,9 @@ from pytest_fragility.files import plain
 
 @dataclass(frozen=True)
 class Estimate:
-    """A point estimate with a bootstrap interval.
-
-    ``value`` is computed on all the data, ``low``/``high`` bound the percentile interval at
-    ``level`` (NaN when the data cannot support one). ``n_seeds`` is the fewest finite seeds
-    at any size used, ``n_sizes`` the number of sizes that had data.
-    """
+    """``value`` is the mean over ``n_seeds`` per-seed statistics, ``se`` its standard error
+    and ``low``/``high`` the two-sided interval at ``level`` (NaN with fewer than 2 seeds).
+    ``n_sizes`` is the number of training-set sizes that had data."""
 
     value: float
     low: float
@@ -25,13 +28,16 @@ class Estimate:
     level: float
     n_seeds: int
     n_sizes: int
+    se: float = math.nan
+
+    @property
+    def has_interval(self) -> bool:
+        return math.isfinite(self.low) and math.isfinite(self.high)
 
     @property
     def resolved(self) -> bool:
-        """True when the interval is finite and excludes zero: the sign is known."""
-        return bool(
-            math.isfinite(self.low) and math.isfinite(self.high) and (self.low > 0 or self.high < 0)
-        )
+        """True when the interval excludes zero: the sign is known."""
+        return self.has_interval and (self.low > 0 or self.high < 0)
 
     @property
     def sign(self) -> int:
@@ -39,6 +45,18 @@ class Estimate:
         if not self.resolved:
             return 0
         return 1 if self.low > 0 else -1
+
+    def within(self, tolerance: float) -> bool:
+        """The interval lies inside ±tolerance: equivalence is shown."""
+        return self.has_interval and -tolerance <= self.low and self.high <= tolerance
+
+    def beyond(self, tolerance: float) -> bool:
+        """The interval lies entirely outside ±tolerance: an effect is shown."""
+        return self.has_interval and (self.low > tolerance or self.high < -tolerance)
+
+    @property
+    def half_width(self) -> float:
+        return (self.high - self.low) / 2 if self.has_interval else math.inf
 
     def to_dict(self) -> dict[str, float | int | None]:
         """Plain Python numbers (NaN → None) for JSON reports and pytest-xdist transport."""
@@ -49,13 +67,7 @@ class Estimate:
         """Inverse of `to_dict` (None → NaN)."""
 
         def number(key: str) -> float:
-            return math.nan if data[key] is None else float(data[key])
+            return math.nan if data.get(key) is None else float(data[key])
 
-        return cls(
-            value=number("value"),
-            low=number("low"),
-            high=number("high"),
-            level=float(data["level"]),
-            n_seeds=int(data["n_seeds"]),
-            n_sizes=int(data["n_sizes"]),
-        )
+        return cls(value=number("value"), low=number("low"), high=number("high"), level=float(data["level"]),
+                   n_seeds=int(data["n_seeds"]), n_sizes=int(data["n_sizes"]), se=number("se"))

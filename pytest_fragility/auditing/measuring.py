@@ -27,6 +27,7 @@ class Measurement:
     kind: str
     m: int
     seed: int
+    run: str = ""  # the run named as in error messages
     value: float = math.nan
     raw: float = math.nan
     test_error: float = math.nan
@@ -45,15 +46,16 @@ def measure_runs(subject: Subject, runs: Sequence[Run], kinds: dict[str, str], v
     with progress_bar(progress, len(runs), "measuring") as advance:
         for run in runs:
             measurement = Measurement(run.variant, kinds.get(run.variant, "perturbation"), run.m, run.seed,
-                                      test_error=_number(run.test_error), train_error=_number(run.train_error),
-                                      converged=bool(run.converged), n_test=run.n_test, stop=run.stop_reason,
+                                      run=run.describe(), test_error=_number(run.test_error),
+                                      train_error=_number(run.train_error), converged=bool(run.converged),
+                                      n_test=run.n_test, stop=run.stop_reason,
                                       max_epochs=getattr(run.recipe, "max_epochs", None))
             if measurement.converged:
                 try:
                     measurement.raw = raw_value(subject, run, values)
                     measurement.value = as_scalar(subject.audited(measurement.raw, run.m))
                 except Exception as error:  # any failure of the user's code is reported, not raised
-                    measurement.error = f"{type(error).__name__}: {error} (run {run.describe()})"
+                    measurement.error = f"{type(error).__name__}: {error} (run {measurement.run})"
                     measurement.raw = measurement.value = math.nan
             run.release()  # drop the tensors of a cached run; they reload if asked for again
             measurements.append(measurement)
@@ -95,11 +97,13 @@ def precompute(names: Sequence[str], runs: Sequence[Run], values: Any, *, progre
 def _measure_on_worker(run: Run, requests: list[tuple[str, dict[str, Any]]]) -> dict[str, float | str]:
     """Runs beside the runs (a Ray worker): raw values of built-in measures (errors as text)."""
     from pytest_fragility import measures
+    from pytest_fragility.runs.guard import guarded
 
     computed: dict[str, float | str] = {}
     for name, options in requests:
         try:
-            computed[name] = float(measures.get(name).compute(run, **options))
+            compute = measures.get(name).compute
+            computed[name] = float(guarded(lambda r, c=compute, o=options: c(r, **o), name)(run))
         except Exception as error:  # the driver recomputes it and reports it with the run named
             computed[name] = f"{type(error).__name__}: {error}"
     return computed
@@ -137,8 +141,8 @@ def value_key(subject: Subject, run: Run) -> str | None:
     recipe = run.recipe
     if not subject.data_only or recipe is None:
         return run.key
-    data = (recipe.dataset, recipe.task, recipe.label_noise, recipe.pixel_shuffle, recipe.arch,
-            recipe.depth, recipe.dtype, run.m, run.seed)
+    data = (recipe.dataset, run.data_fingerprint, recipe.task, recipe.label_noise, recipe.pixel_shuffle,
+            recipe.arch, recipe.depth, recipe.dtype, run.m, run.seed)
     return "data-" + hashlib.sha256(repr(data).encode()).hexdigest()
 
 
@@ -161,3 +165,26 @@ def raw_value(subject: Subject, run: Run, values: Any, pending: dict[str, dict[s
 
 def _number(value: Any) -> float:
     return math.nan if value is None else float(value)
+
+
+def settle_scale(declared: str | None, measurements: list[Measurement]) -> tuple[str, str]:
+    """The scale the checks use and where it came from.
+
+    A measure declared "positive" whose value is ≤ 0 on a run has no logarithm there: that
+    measurement becomes an error naming the run (never a silent drop). An undeclared scale
+    is inferred: "positive" when every value is > 0, else "log", and the result says why.
+    """
+    values = [c for c in measurements if c.converged and not c.error]
+    if declared == "positive":
+        for c in values:
+            if c.value <= 0:
+                c.error = f"ValueError: value {c.value:g} is <= 0 under scale 'positive' (run {c.run})"
+                c.raw = c.value = math.nan
+        return "positive", "declared"
+    if declared is not None:
+        return declared, "declared"
+    nonpositive = sum(1 for c in values if c.value <= 0)
+    if nonpositive:
+        return "log", f"inferred: {nonpositive} of {len(values)} values are <= 0, so trends are slopes of μ vs ln m"
+    return "positive", "inferred: every value is > 0, so trends are exponents of μ vs m"
+

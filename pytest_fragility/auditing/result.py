@@ -30,6 +30,8 @@ class AuditResult:
     runs: dict[str, int]
     tolerances: dict[str, Any]
     variants: list[dict[str, Any]] = field(default_factory=list)
+    scale_source: str = "declared"
+    power: dict[str, Any] = field(default_factory=dict)
 
     @property
     def convergence(self) -> dict[str, dict[str, Any]]:
@@ -59,7 +61,8 @@ class AuditResult:
         """Plain Python types only (JSON-ready and safe to send between pytest-xdist workers)."""
         return plain({
             "measure": self.measure, "family": self.family, "budget": self.budget, "form": self.form,
-            "scale": self.scale, "verdict": self.verdict,
+            "scale": self.scale, "scale_source": self.scale_source, "verdict": self.verdict,
+            "power": self.power,
             "checks": [c.to_dict() for c in self.checks],
             "curves": {name: curve.to_dict() for name, curve in self.curves.items()},
             "predictiveness": self.predictiveness, "runs": self.runs, "convergence": self.convergence,

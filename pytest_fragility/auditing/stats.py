@@ -2,21 +2,25 @@
 
 A *curve* is ``values[S, M]``: S seeds × M training-set sizes ``m`` (ascending), NaN for a
 missing cell (a run that failed or did not converge). Seed s is the same seed id in every
-variant of an audit, so two variants' curves can be compared seed by seed (*paired*).
+variant of an audit, and it fixes the initialization and the nested training subset for
+every m and every variant: one seed is one learning curve, the experimental unit. So
+every estimate here is built from one statistic per seed (its slope against ln m, its
+mean level, or the paired difference of two variants' curves) and its interval is a
+Student-t interval over seeds (`Estimate`). Within-size resampling, which treats the
+seeds at different m as independent, under-covers when seeds carry offsets or slopes of
+their own; docs/method.md has the measured coverage of both.
 
-Everything here is numpy only, so the checks import fast and each number can be
-reproduced by hand; docs/method.md states the formulas and why they were chosen.
-Every bootstrap takes an explicit ``seed``: the same inputs always give the same interval.
+numpy and scipy only (no torch); the intervals are closed-form, so the same data always
+give the same verdict.
 """
 
 from __future__ import annotations
 
 import math
-import warnings
-from collections.abc import Callable
 from typing import Any, Literal
 
 import numpy as np
+from scipy.special import stdtrit
 
 from pytest_fragility.auditing.estimate import Estimate
 from pytest_fragility.auditing.ranking import kendall_tau_a
@@ -26,15 +30,11 @@ from pytest_fragility.spec.names import SCALES
 Scale = Literal["positive", "log"]
 
 
-class NonPositiveValuesWarning(UserWarning):
-    """A measure declared positive (scale "positive") had values ≤ 0; they were treated as missing."""
-
-
-# --------------------------------------------------------------------------- curves
+# --------------------------------------------------------------------------- analysis scale
 
 
 def infer_scale(values: Any) -> Scale:
-    """Return "positive" when every finite value is positive (a power law fits), else "log".
+    """"positive" when every finite value is > 0 (a power law fits), else "log".
 
     An array with no finite value at all counts as positive (nothing contradicts it).
     """
@@ -46,62 +46,37 @@ def infer_scale(values: Any) -> Scale:
 def transform(values: Any, scale: Scale) -> np.ndarray:
     """Values on the analysis scale: ln μ for "positive", μ itself for "log".
 
-    Non-finite cells become NaN (missing). Under "positive", values ≤ 0 have no logarithm:
-    they become NaN too, with a `NonPositiveValuesWarning` naming how many.
+    Non-finite cells become NaN (missing). A value ≤ 0 under "positive" has no logarithm and
+    is an error: the audit marks such a run's measurement before it gets here.
     """
-    _check_scale(scale)
+    if scale not in SCALES:
+        raise unknown("scale", scale, SCALES)
     arr = np.asarray(values, dtype=float)
     out = np.where(np.isfinite(arr), arr, np.nan)
     if scale == "log":
         return out
-    nonpositive = out <= 0
-    if nonpositive.any():
-        warnings.warn(
-            f"{int(nonpositive.sum())} of {int(np.isfinite(out).sum())} values are ≤ 0 and have "
-            "no logarithm; they are treated as missing. Use scale='log' for a measure that can "
-            "be ≤ 0.",
-            NonPositiveValuesWarning,
-            stacklevel=2,
-        )
-        out = np.where(nonpositive, np.nan, out)
+    if np.any(out <= 0):
+        raise ConfigurationError(f"{int(np.sum(out <= 0))} values are <= 0 and have no logarithm; "
+                                 "a measure that can be <= 0 needs scale='log'")
     return np.log(out)
 
 
 def aggregate(values: Any, scale: Scale) -> np.ndarray:
-    """Seed-aggregated curve[M]: mean over finite seeds of the transformed values.
-
-    For a positive measure this is ln of the geometric mean, so its slope against ln m is
-    the power-law exponent. A size with no finite seed gives NaN.
-    """
-    return _column_means(transform(_curve_array(values), scale))
+    """Seed-aggregated curve[M]: the mean over finite seeds of the transformed values
+    (ln of the geometric mean for a positive measure). A size with no finite seed gives NaN."""
+    cells = transform(_curve_array(values), scale)
+    finite = np.isfinite(cells)
+    counts = finite.sum(axis=0)
+    sums = np.where(finite, cells, 0.0).sum(axis=0)
+    return np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
 
 
 def slope(m: Any, curve: Any) -> float:
-    """Least-squares slope of ``curve`` against ln m over its finite points (NaN if < 2)."""
+    """Least-squares slope of a 1-D ``curve`` against ln m over its finite points (NaN if < 2)."""
     y = np.asarray(curve, dtype=float)
     if y.ndim != 1:
         raise ConfigurationError(f"curve must be 1-D (one value per size); got shape {y.shape}")
-    x = np.log(_sizes(m, len(y)))
-    ok = np.isfinite(y)
-    if ok.sum() < 2:
-        return math.nan
-    return float(_ols_slopes(x[ok], y[ok]))
-
-
-def trend(
-    m: Any, values: Any, scale: Scale, *, level: float = 0.95, n_boot: int = 2000, seed: int = 0
-) -> Estimate:
-    """Slope of the aggregated curve against ln m (the exponent β for a "positive" measure).
-
-    The interval is a percentile bootstrap over seeds, resampled within each m independently.
-    It needs ≥ 2 sizes with data for a value and ≥ 2 finite seeds at every such size for an
-    interval; otherwise the missing parts are NaN and the trend is unresolved.
-    """
-    cells = transform(_curve_array(values), scale)
-    x = np.log(_sizes(m, cells.shape[1]))
-    return _bootstrap(
-        cells, _slope_statistic(x), min_sizes=2, level=level, n_boot=n_boot, seed=seed
-    )
+    return float(per_seed_slopes(m, y[None, :])[0])
 
 
 def trend_kendall(m: Any, values: Any, scale: Scale) -> float:
@@ -110,62 +85,113 @@ def trend_kendall(m: Any, values: Any, scale: Scale) -> float:
     return kendall_tau_a(_sizes(m, len(curve)), curve)
 
 
-# --------------------------------------------------------------------------- paired comparisons
+# --------------------------------------------------------------------------- per-seed statistics
 
 
-def trend_difference(
-    m: Any,
-    base: Any,
-    other: Any,
-    scale: Scale,
-    *,
-    level: float = 0.95,
-    n_boot: int = 2000,
-    seed: int = 0,
-) -> Estimate:
-    """slope(other) − slope(base), with a bootstrap paired by seed.
+def per_seed_slopes(m: Any, cells: np.ndarray) -> np.ndarray:
+    """slopes[S]: each seed's least-squares slope against ln m over its finite sizes (NaN if < 2)."""
+    cells = np.asarray(cells, dtype=float)
+    x = np.log(_sizes(m, cells.shape[1]))
+    finite = np.isfinite(cells)
+    count = finite.sum(axis=1)
+    weight = finite.astype(float)
+    x_mean = (weight * x).sum(axis=1) / np.maximum(count, 1)
+    y = np.where(finite, cells, 0.0)
+    y_mean = y.sum(axis=1) / np.maximum(count, 1)
+    dx = (x[None, :] - x_mean[:, None]) * weight
+    sxx = (dx ** 2).sum(axis=1)
+    sxy = (dx * (y - y_mean[:, None])).sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where((count >= 2) & (sxx > 0), sxy / sxx, np.nan)
 
-    Pairing uses the cells where both variants have data: a seed missing in either at some m
-    is left out of both there, so the difference compares like with like.
-    """
+
+def per_seed_levels(cells: np.ndarray) -> np.ndarray:
+    """levels[S]: each seed's mean over its finite sizes (NaN for a seed with none)."""
+    cells = np.asarray(cells, dtype=float)
+    finite = np.isfinite(cells)
+    count = finite.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(count > 0, np.where(finite, cells, 0.0).sum(axis=1) / count, np.nan)
+
+
+def t_quantile(probability: float, df: int) -> float:
+    """The Student-t quantile with `df` degrees of freedom."""
+    return float(stdtrit(df, probability))
+
+
+def seed_estimate(statistics: np.ndarray, *, level: float, n_sizes: int) -> Estimate:
+    """Mean of the finite per-seed statistics with a Student-t interval at `level`."""
+    _check_level(level)
+    finite = np.asarray(statistics, dtype=float)
+    finite = finite[np.isfinite(finite)]
+    n = len(finite)
+    if n == 0:
+        return Estimate(math.nan, math.nan, math.nan, level, 0, n_sizes)
+    mean = float(finite.mean())
+    if n < 2:
+        return Estimate(mean, math.nan, math.nan, level, n, n_sizes)
+    se = float(finite.std(ddof=1) / math.sqrt(n))
+    half = t_quantile((1 + level) / 2, n - 1) * se
+    return Estimate(mean, mean - half, mean + half, level, n, n_sizes, se)
+
+
+# --------------------------------------------------------------------------- estimates of curves
+
+
+def trend(m: Any, values: Any, scale: Scale, *, level: float = 0.95) -> Estimate:
+    """The curve's trend: mean over seeds of each seed's slope against ln m (the power-law
+    exponent β for a "positive" measure), with a t interval over seeds."""
+    cells = transform(_curve_array(values), scale)
+    return seed_estimate(per_seed_slopes(m, cells), level=level, n_sizes=_sizes_with_data(cells))
+
+
+def trend_difference(m: Any, base: Any, other: Any, scale: Scale, *, level: float = 0.95) -> Estimate:
+    """slope(other) − slope(base), paired by seed: per seed, the slope of the difference of
+    the two curves over the sizes where both have data."""
     diffs = _paired_differences(base, other, scale)
-    x = np.log(_sizes(m, diffs.shape[1]))
-    return _bootstrap(
-        diffs, _slope_statistic(x), min_sizes=2, level=level, n_boot=n_boot, seed=seed
-    )
+    return seed_estimate(per_seed_slopes(m, diffs), level=level, n_sizes=_sizes_with_data(diffs))
 
 
-def level_difference(
-    base: Any, other: Any, scale: Scale, *, level: float = 0.95, n_boot: int = 2000, seed: int = 0
-) -> Estimate:
-    """Mean over m of aggregate(other) − aggregate(base), with a bootstrap paired by seed.
-
-    For a "positive" measure this is the mean log-ratio of the geometric means: whether two
-    variants (e.g. two rungs of a data ladder) sit at different heights.
-    """
+def level_difference(base: Any, other: Any, scale: Scale, *, level: float = 0.95) -> Estimate:
+    """Signed mean difference of the two curves, paired by seed: per seed, the mean over
+    common sizes of other − base on the analysis scale (a mean log-ratio for "positive")."""
     diffs = _paired_differences(base, other, scale)
-    return _bootstrap(diffs, _mean_statistic, min_sizes=1, level=level, n_boot=n_boot, seed=seed)
+    return seed_estimate(per_seed_levels(diffs), level=level, n_sizes=_sizes_with_data(diffs))
 
 
-def median_abs_log_ratio(
-    base: Any, other: Any, scale: Scale, *, level: float = 0.95, n_boot: int = 2000, seed: int = 0
-) -> Estimate:
-    """Median over m of |ln(μ_other / μ_base)| on the aggregated curves (|difference| for "log").
-
-    The quantity is never negative, so compare its interval with a threshold, not with zero.
-    """
-    diffs = _paired_differences(base, other, scale)
-    return _bootstrap(
-        diffs, _median_abs_statistic, min_sizes=1, level=level, n_boot=n_boot, seed=seed
-    )
+# --------------------------------------------------------------------------- what more data would do
 
 
-# --------------------------------------------------------------------------- internals
+def detectable(se: float, n_seeds: int, *, level: float = 0.95, power: float = 0.8) -> float:
+    """The effect beyond a threshold that a t interval over `n_seeds` seeds with standard
+    error `se` shows with probability `power`: (t_{(1+level)/2} + t_{power}) · se, with
+    n − 1 degrees of freedom (NaN when it cannot be computed)."""
+    if n_seeds < 2 or not math.isfinite(se):
+        return math.nan
+    df = n_seeds - 1
+    return (t_quantile((1 + level) / 2, df) + t_quantile(power, df)) * se
 
 
-def _check_scale(scale: str) -> None:
-    if scale not in SCALES:
-        raise unknown("scale", scale, SCALES)
+def seeds_for_half_width(estimate: Estimate, half_width: float) -> int | None:
+    """About how many seeds would shrink the interval to ±`half_width`, from the observed
+    spread (the t quantile at the larger n; None when no spread was observed)."""
+    if not (math.isfinite(estimate.se) and estimate.se > 0 and half_width > 0):
+        return None
+    sd = estimate.se * math.sqrt(estimate.n_seeds)
+    n = max(estimate.n_seeds, 2)
+    while t_quantile((1 + estimate.level) / 2, n - 1) * sd / math.sqrt(n) > half_width:
+        n += 1
+        if n > 1000:
+            return None
+    return n
+
+
+# --------------------------------------------------------------------------- inputs
+
+
+def _check_level(level: float) -> None:
+    if not 0 < level < 1:
+        raise ConfigurationError(f"level must be between 0 and 1 (e.g. 0.95); got {level!r}")
 
 
 def _curve_array(values: Any, name: str = "values") -> np.ndarray:
@@ -181,18 +207,16 @@ def _curve_array(values: Any, name: str = "values") -> np.ndarray:
 def _sizes(m: Any, n_sizes: int) -> np.ndarray:
     sizes = np.asarray(m, dtype=float)
     if sizes.ndim != 1 or len(sizes) != n_sizes:
-        raise ConfigurationError(
-            f"m must be 1-D with one entry per size ({n_sizes}); got shape {sizes.shape}"
-        )
+        raise ConfigurationError(f"m must be 1-D with one entry per size ({n_sizes}); got shape {sizes.shape}")
     if not np.all(np.isfinite(sizes) & (sizes > 0)):
-        raise ConfigurationError(
-            f"training-set sizes m must be positive and finite; got {sizes.tolist()}"
-        )
+        raise ConfigurationError(f"training-set sizes m must be positive and finite; got {sizes.tolist()}")
     if np.any(np.diff(sizes) <= 0):
-        raise ConfigurationError(
-            f"training-set sizes m must be strictly ascending; got {sizes.tolist()}"
-        )
+        raise ConfigurationError(f"training-set sizes m must be strictly ascending; got {sizes.tolist()}")
     return sizes
+
+
+def _sizes_with_data(cells: np.ndarray) -> int:
+    return int(np.isfinite(cells).any(axis=0).sum())
 
 
 def _paired_differences(base: Any, other: Any, scale: Scale) -> np.ndarray:
@@ -205,69 +229,3 @@ def _paired_differences(base: Any, other: Any, scale: Scale) -> np.ndarray:
             f"got {b.shape} and {o.shape}"
         )
     return o - b
-
-
-def _column_means(cells: np.ndarray) -> np.ndarray:
-    finite = np.isfinite(cells)
-    counts = finite.sum(axis=0)
-    sums = np.where(finite, cells, 0.0).sum(axis=0)
-    return np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
-
-
-def _ols_slopes(x: np.ndarray, curves: np.ndarray) -> np.ndarray:
-    """Least-squares slope of each row of curves[..., n] against x[n]: Σ(x − x̄)·y / Σ(x − x̄)²."""
-    centred = x - x.mean()
-    return curves @ centred / (centred @ centred)
-
-
-Statistic = Callable[[np.ndarray, np.ndarray], np.ndarray]
-
-
-def _slope_statistic(x: np.ndarray) -> Statistic:
-    return lambda curves, used: _ols_slopes(x[used], curves)
-
-
-def _mean_statistic(curves: np.ndarray, used: np.ndarray) -> np.ndarray:
-    return curves.mean(axis=-1)
-
-
-def _median_abs_statistic(curves: np.ndarray, used: np.ndarray) -> np.ndarray:
-    return np.median(np.abs(curves), axis=-1)
-
-
-def _bootstrap(
-    cells: np.ndarray, statistic: Statistic, *, min_sizes: int, level: float, n_boot: int, seed: int
-) -> Estimate:
-    """Point estimate and percentile interval of ``statistic`` of the seed-mean curve.
-
-    ``cells[S, M]`` are on the analysis scale (NaN = missing). ``statistic(curves, used)``
-    maps curves[..., M'] over the M' sizes with data (mask ``used``) to one number per curve.
-    Seeds are resampled within each size independently; each resampled mean is moved away
-    from the sample mean by √(n/(n−1)), so its spread matches the usual standard error
-    s/√n instead of the plain bootstrap's smaller √((n−1)/n)·s/√n.
-    """
-    if not 0 < level < 1:
-        raise ConfigurationError(f"level must be between 0 and 1 (e.g. 0.95); got {level!r}")
-    if int(n_boot) != n_boot or n_boot < 1:
-        raise ConfigurationError(f"n_boot must be a positive integer; got {n_boot!r}")
-    finite = np.isfinite(cells)
-    counts = finite.sum(axis=0)
-    used = counts > 0
-    n_sizes = int(used.sum())
-    n_seeds = int(counts[used].min()) if n_sizes else 0
-    if n_sizes < min_sizes:
-        return Estimate(math.nan, math.nan, math.nan, level, n_seeds, n_sizes)
-    value = float(statistic(_column_means(cells)[used], used))
-    if n_seeds < 2:
-        return Estimate(value, math.nan, math.nan, level, n_seeds, n_sizes)
-
-    rng = np.random.default_rng(seed)
-    curves = np.empty((int(n_boot), n_sizes))
-    for j, column in enumerate(np.flatnonzero(used)):
-        sample = cells[finite[:, column], column]
-        n = len(sample)
-        means = sample[rng.integers(0, n, size=(int(n_boot), n))].mean(axis=1)
-        centre = sample.mean()
-        curves[:, j] = centre + math.sqrt(n / (n - 1)) * (means - centre)
-    low, high = np.quantile(statistic(curves, used), [(1 - level) / 2, (1 + level) / 2])
-    return Estimate(value, float(low), float(high), level, n_seeds, n_sizes)

@@ -1,5 +1,9 @@
 """The subject of an audit: the measure, in the form audited, and how to read its values.
 
+Every call of the measure is guarded (`runs/guard.py`): one that changes its run, or calls
+pytest.skip() or sys.exit(), becomes an error naming the measure, not a poisoned run or a
+lost audit.
+
 A built-in measure (a registry name or spec) is audited in the reference pipeline's
 bound form unless ``form="raw"``; any callable ``Run -> float`` is audited as it
 returns. `as_scalar` turns whatever a measure returned into a finite float, or says
@@ -15,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from pytest_fragility.errors import ConfigurationError
+from pytest_fragility.runs.guard import guarded
 from pytest_fragility.runs.run import Run
 
 
@@ -54,7 +59,7 @@ def resolve_subject(measure: Any, form: str | None, scale: str | None, options: 
     if options:
         raise ConfigurationError("measure_options= applies to built-in measures only")
     name = getattr(measure, "__name__", type(measure).__name__)
-    return Subject(name=name, raw=measure, form="as-returned", scale=scale)
+    return Subject(name=name, raw=guarded(measure, name), form="as-returned", scale=scale)
 
 
 def _builtin(spec: Any, form: str, scale: str | None, options: dict[str, Any]) -> Subject:
@@ -65,7 +70,7 @@ def _builtin(spec: Any, form: str, scale: str | None, options: dict[str, Any]) -
     def compute(run: Run) -> float:
         return spec.compute(run, **options)
 
-    return Subject(name=spec.name, raw=compute, form=form, scale=scale or spec.scale,
+    return Subject(name=spec.name, raw=guarded(compute, spec.name), form=form, scale=scale or spec.scale,
                    bound=spec.to_bound if form == "bound" else None,
                    cache_id=f"{spec.name}@v{spec.version}|{option_text}", data_only=not spec.post_mortem,
                    spec=spec, options=options)

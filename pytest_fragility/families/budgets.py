@@ -2,8 +2,9 @@
 
     smoke     a dry run: tiny nets and sizes, for tests of the tool itself (a cold audit of a
               few measures takes under a minute on 2 CPU cores; docs/quickstart.md has figures)
-    quick     the default: minutes on a laptop CPU (width 128 for the FCN families)
-    standard  more sizes and seeds: a longer CPU run or a small GPU (width 256)
+    quick     the default: minutes on a laptop CPU; 6 seeds, the fewest that give the checks
+              80% power for the calibration targets (docs/method.md); width 128 for FCNs
+    standard  more sizes and seeds (8): a longer CPU run or a small GPU (width 256)
     paper     the reference protocol: 21 log-spaced sizes from 100, 8 seeds, width 1,024
 """
 
@@ -73,9 +74,9 @@ def standard_budgets(widths: dict[str, int] = FCN_WIDTHS) -> dict[str, Budget]:
     return {
         "smoke": Budget("smoke", seeds=(0, 1), sizes=(32, 64, 128),
                         overrides=(("width", widths["smoke"]), ("batch_size", 32))),
-        "quick": Budget("quick", seeds=(0, 1, 2, 3), count=5, low=100, high=1600,
+        "quick": Budget("quick", seeds=tuple(range(6)), count=5, low=100, high=1600,
                         overrides=(("width", widths["quick"]),)),
-        "standard": Budget("standard", seeds=tuple(range(6)), count=8, low=100, high=4000,
+        "standard": Budget("standard", seeds=tuple(range(8)), count=8, low=100, high=4000,
                            overrides=(("width", widths["standard"]),)),
         "paper": Budget("paper", seeds=PAPER_SEEDS, count=21, low=100, high=PAPER_MAX_SIZE,
                         overrides=(("width", widths["paper"]),)),

@@ -8,7 +8,11 @@ pixel shuffle) are applied on top by `task_view`, so one download serves them al
 from __future__ import annotations
 
 import functools
+import hashlib
 import io
+import warnings
+import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -16,7 +20,8 @@ from typing import Callable
 import numpy as np
 import torch
 
-from pytest_fragility.errors import DatasetError, MissingDependencyError, unknown
+from pytest_fragility import cachedir
+from pytest_fragility.errors import CorruptCacheWarning, DatasetError, MissingDependencyError, unknown
 from pytest_fragility.families import local
 from pytest_fragility.files import atomic_write
 
@@ -24,6 +29,7 @@ MNIST5K_TEST = 1000
 MNIST1D_TRAIN, MNIST1D_TEST = 8000, 2000
 DIGITS_TEST = 397
 SPLIT_SEED = 0  # the fixed train/test split of datasets that ship without one
+NPZ_ARRAYS = ("x_train", "y_train", "x_test", "y_test")
 
 
 @dataclass(frozen=True, eq=False)
@@ -50,6 +56,17 @@ class Dataset:
     @property
     def pool_size(self) -> int:
         return len(self.x_train)
+
+    @functools.cached_property
+    def fingerprint(self) -> str:
+        """SHA-256 of the arrays (and class count), computed once per dataset object: part of
+        every network's cache key, so networks trained on other data are never reused."""
+        digest = hashlib.sha256(f"{self.num_classes}".encode())
+        for tensor in (self.x_train, self.y_train, self.x_test, self.y_test):
+            array = tensor.detach().cpu().contiguous().numpy()
+            digest.update(f"|{array.dtype.str}{array.shape}|".encode())
+            digest.update(array.reshape(-1).view(np.uint8))
+        return digest.hexdigest()
 
 
 @dataclass(frozen=True, eq=False)
@@ -86,19 +103,29 @@ def _split(x: np.ndarray, y: np.ndarray, n_test: int) -> tuple[np.ndarray, ...]:
 
 
 def _cached_npz(cache_dir: Path | None, filename: str, build: Callable[[], dict]) -> dict:
-    """Build arrays once and keep them as .npz beside the model cache (no pickle)."""
+    """Build arrays once and keep them as .npz in the cache folder (no pickle). A damaged
+    copy is rebuilt with a warning naming it; a cache that cannot be written keeps them in memory."""
     path = None if cache_dir is None else Path(cache_dir) / "data" / filename
     if path is not None and path.exists():
         try:
             with np.load(path, allow_pickle=False) as stored:
-                return {k: stored[k] for k in stored.files}
-        except (OSError, ValueError):
-            path.unlink(missing_ok=True)  # a damaged copy is rebuilt below
+                arrays = {k: stored[k] for k in stored.files}
+            if set(arrays) != set(NPZ_ARRAYS):
+                raise ValueError(f"holds {sorted(arrays)}, expected {list(NPZ_ARRAYS)}")
+            return arrays
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as error:
+            warnings.warn(CorruptCacheWarning(
+                f"damaged dataset file {path} ({type(error).__name__}: {error}); rebuilding it"), stacklevel=2)
+            if cachedir.writable(Path(cache_dir)) and cachedir.is_cache(Path(cache_dir)):
+                path.unlink(missing_ok=True)
     arrays = build()
-    if path is not None:
+    if path is not None and cachedir.prepare(Path(cache_dir)):
         buffer = io.BytesIO()
         np.savez(buffer, **arrays)
-        atomic_write(path, buffer.getvalue())
+        try:
+            atomic_write(path, buffer.getvalue())
+        except OSError as error:
+            cachedir.read_only(Path(cache_dir), error)
     return arrays
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import gzip
 import io
 import pickle
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -41,8 +42,9 @@ def _read_bytes(path: Path) -> bytes:
     try:
         with opener(path, "rb") as handle:
             return handle.read()
-    except (OSError, EOFError) as error:  # gzip raises EOFError on truncation
-        raise DatasetError(f"{path}: cannot read ({error}); the file may be truncated") from None
+    except (OSError, EOFError, zlib.error) as error:  # gzip: EOFError if truncated, zlib.error if corrupt
+        raise DatasetError(f"{path}: cannot read ({type(error).__name__}: {error}); the file may be truncated "
+                           "or damaged: download it again") from None
 
 
 def read_idx(path: Path, expected_magic: int) -> np.ndarray:

@@ -73,6 +73,10 @@ def fragility_check(
     accepts a known verdict (``"fragile"``, ``{"data": "fragile"}``) without switching
     the gate off: see `pytest_fragility.plugin.expectations`.
     """
+    if callable(family):  # @fragility_check on its own: the test function arrived as `family`
+        raise ConfigurationError(
+            f"@fragility_check needs parentheses: write @pf.fragility_check(family=...) above "
+            f"{getattr(family, '__name__', 'the test')} (or @pf.fragility_check() for the default family)")
     if family not in families.available():
         raise unknown("family", family, families.available())
     chosen_perturbations = check_variants(perturbations, "perturbation", "perturbations")

@@ -31,7 +31,7 @@ OPTIONS: list[tuple[str, dict[str, Any], str, str]] = [
      "fragility_json", "string"),
     ("--fragility-report", {"metavar": "DIR", "help": "write an HTML report with learning-curve plots"},
      "fragility_report", "string"),
-    ("--fragility-seed", {"metavar": "N", "type": int, "help": "bootstrap seed of every interval"},
+    ("--fragility-seed", {"metavar": "N", "type": int, "help": "no effect (intervals are exact t intervals)"},
      "fragility_seed", "string"),
     ("--fragility-profile", {"metavar": "NAME", "help": "settings profile (default: ci when CI is set)"},
      "fragility_profile", "string"),
@@ -96,12 +96,12 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "fragility(spec): a fragility audit (added by @fragility_check)")
     register_hooked_families(config)
     if config.getoption("fragility"):
-        from pytest_fragility.errors import ConfigurationError
+        from pytest_fragility.errors import FragilityError
         from pytest_fragility.plugin.session import FragilitySession
 
         try:
             session = FragilitySession(config)
-        except ConfigurationError as error:  # a bad option or ini value: a usage error, not an internal one
+        except FragilityError as error:  # a bad option, ini value or path: a usage error, not an internal one
             raise pytest.UsageError(str(error)) from None
         config.stash[SESSION] = session
         config.pluginmanager.register(session, "fragility-session")

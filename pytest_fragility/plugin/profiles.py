@@ -7,7 +7,6 @@ A profile sets defaults that command-line options and ini keys override:
     strict             inconclusive audits fail
     progress           rich progress bars while training and measuring
     missing_baseline   "warn" or "fail" when --fragility-compare finds no baseline
-    seed               bootstrap seed of every interval
 
 Register your own from conftest.py: ``pf.register_profile("nightly", budget="standard")``
 and select it with ``--fragility-profile nightly`` (or ini ``fragility_profile``).
@@ -17,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,7 +31,6 @@ class Profile:
     strict: bool = False
     progress: bool = True
     missing_baseline: str = "warn"
-    seed: int = 0
 
     def __post_init__(self) -> None:
         if self.missing_baseline not in ("warn", "fail"):
@@ -47,6 +46,10 @@ _PROFILES: dict[str, Profile] = {
 def register_profile(name: str, parent: str = "default", **settings: Any) -> Profile:
     """Add (or replace) a profile: the parent's settings with `settings` changed."""
     base = get_profile(parent)
+    if "seed" in settings:
+        warnings.warn("profile setting 'seed' has no effect: intervals are Student-t intervals over seeds, "
+                      "there is no bootstrap", DeprecationWarning, stacklevel=2)
+        settings.pop("seed")
     fields = {f.name for f in dataclasses.fields(Profile)} - {"name"}
     for key in settings:
         if key not in fields:

@@ -17,8 +17,8 @@ from typing import Any, Iterator
 import pytest
 
 from pytest_fragility import families
-from pytest_fragility.errors import ConfigurationError, FragilityError
-from pytest_fragility.files import read_json, write_json
+from pytest_fragility.errors import ConfigurationError, FragilityError, ReportError
+from pytest_fragility.files import check_output, write_json
 from pytest_fragility.plugin import expectations, gate
 from pytest_fragility.plugin.profiles import Profile, default_profile_name, get_profile
 from pytest_fragility.report import baseline as baselines
@@ -51,11 +51,9 @@ class FragilitySession:
         self.profile: Profile = get_profile(profile_name)
         self.budget = self._setting("fragility_budget") or self.profile.budget
         self.device = self._setting("fragility_device") or self.profile.device
-        seed = self._setting("fragility_seed")
-        try:
-            self.seed = int(seed) if seed is not None else self.profile.seed
-        except ValueError:
-            raise ConfigurationError(f"fragility_seed must be an integer, got {seed!r}") from None
+        if self._setting("fragility_seed") is not None:
+            warnings.warn("--fragility-seed / fragility_seed has no effect: intervals are Student-t intervals "
+                          "over seeds, there is no bootstrap", DeprecationWarning, stacklevel=2)
         cache_dir = self._setting("fragility_cache")
         self.cache = Cache(Path(cache_dir) if cache_dir else default_cache_dir(config.rootpath))
         data_dir = self._setting("fragility_data_dir")
@@ -76,6 +74,47 @@ class FragilitySession:
         self.deselected: list[pytest.Item] = []
         self.orphans: set[str] = set()         # baselines whose test is gone (--fragility-compare)
         self.gate_failures: list[str] = []
+        self.write_failures: list[str] = []
+        self._check_outputs()
+
+    # -- output paths and write failures ---------------------------------------------
+    def _check_outputs(self) -> None:
+        """The cache and every output path are checked now, before any training: a usage error
+        naming the path, not results lost at the end of the run."""
+        self.cache.check()
+        outputs = [("--fragility-json", self._setting("fragility_json"), False),
+                   ("--fragility-report", self._setting("fragility_report"), True)]
+        if self.update:
+            outputs.append(("--fragility-baseline-dir", self.baseline_dir, True))
+        for option, path, folder in outputs:
+            if path:
+                check_output(Path(path), folder=folder, option=option)
+
+    def _check_baseline_folders(self, items: list[pytest.Item]) -> None:
+        """With --fragility-update, the __fragility__ folder beside each collected test must be
+        writable before the first audit (a folder given by --fragility-baseline-dir is checked at start)."""
+        if not self.update or self.baseline_dir is not None:
+            return
+        folders = {self._baseline_for_test(item.nodeid).parent for item in items
+                   if item.get_closest_marker("fragility") is not None}
+        for folder in sorted(folders):
+            try:
+                check_output(folder, folder=True, option="--fragility-update: baselines in")
+            except ConfigurationError as error:
+                raise pytest.UsageError(str(error)) from None
+
+    def _write(self, what: str, write: Any) -> None:
+        """Run one output's writer; a failure is kept for an error line, the others still run."""
+        try:
+            write()
+        except Exception as error:  # any failure to write is reported, never a traceback that loses the rest
+            self.write_failures.append(f"could not write {what}: {type(error).__name__}: {error}")
+
+    def _report_write_failures(self, terminalreporter: Any) -> None:
+        if self.write_failures:
+            terminalreporter.write_sep("=", "fragility: outputs not written", red=True)
+            for line in self.write_failures:
+                terminalreporter.write_line(f"fragility: error: {line}", red=True)
 
     # -- settings -----------------------------------------------------------------
     def _setting(self, name: str) -> Any:
@@ -139,6 +178,7 @@ class FragilitySession:
     def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
         for item in items:  # node ids before pytest-xdist's loadgroup rewrites them
             item.stash[NODE_ID] = item.nodeid
+        self._check_baseline_folders(items)
 
     def pytest_deselected(self, items: list[pytest.Item]) -> None:
         self.deselected.extend(items)
@@ -244,20 +284,23 @@ class FragilitySession:
                 checks=spec.checks, tolerance={**self.tolerances, **spec.tolerance},
                 budget=spec.budget or self.budget, device=self.device, cache=self.cache,
                 data_dir=self.data_dir, scale=spec.scale, form=spec.form, expect=spec.expect,
-                seed=self.seed, progress=progress, executor=self._executor())
+                progress=progress, executor=self._executor())
 
     def _compare_baseline(self, item: pytest.Item, payload: dict[str, Any]) -> list[str]:
         from pytest_fragility.report.environment import environment
 
         path = self._baseline_for_test(payload["test"])
-        if not path.exists():
+        if not (path.exists() or path.is_symlink()):
             message = (f"no fragility baseline at {path}; create it with "
                        f"pytest --fragility --fragility-update {item.nodeid}")
             if self.strict or self.profile.missing_baseline == "fail":
                 return [message]
             warnings.warn(MissingBaselineWarning(message), stacklevel=2)
             return []
-        stored = read_json(path)
+        try:
+            stored = baselines.read_baseline(path)
+        except ReportError as error:
+            return [f"{error}; fix it or write it again with pytest --fragility --fragility-update {item.nodeid}"]
         current = baselines.summarize(payload, environment())
         drifted = baselines.environment_mismatch(stored, current["environment"])
         if drifted:
@@ -293,19 +336,28 @@ class FragilitySession:
         env = environment()
         if self.update:
             for payload in self.payloads:
-                path = self._baseline_for_test(payload["test"])
-                write_json(path, baselines.summarize(payload, env))
-                self.written.append(f"{gate.relative(path, self.config.rootpath)} ({payload['verdict']}, "
-                                    f"{len(payload['checks'])} rows)")
+                path, summary = self._baseline_for_test(payload["test"]), baselines.summarize(payload, env)
+                described = (f"{gate.relative(path, self.config.rootpath)} ({payload['verdict']}, "
+                             f"{len(payload['checks'])} rows)")
+
+                def write_baseline(p: Path = path, b: dict[str, Any] = summary, line: str = described) -> None:
+                    write_json(p, b)
+                    self.written.append(line)  # listed in the summary once written
+
+                self._write(f"the baseline {path}", write_baseline)
         report = build_report(self.payloads, env)
-        self.config.hook.pytest_fragility_update_json(config=self.config, report=report)
+        self._write("the JSON report (a pytest_fragility_update_json hook failed)",
+                    lambda: self.config.hook.pytest_fragility_update_json(config=self.config, report=report))
         if json_path:  # written even when no audit ran, so CI finds the file it expects
-            write_report(Path(json_path), report)
+            self._write(f"the JSON report {json_path}", lambda: write_report(Path(json_path), report))
         report_dir = self._setting("fragility_report")
         if report_dir and self.payloads:
             from pytest_fragility.report.html import write_html
 
-            write_html(Path(report_dir), report, command="pytest " + " ".join(self.config.invocation_params.args))
+            command = "pytest " + " ".join(self.config.invocation_params.args)
+            self._write(f"the HTML report {report_dir}", lambda: write_html(Path(report_dir), report, command=command))
+        if self.write_failures and session.exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED):
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
     def _baseline_for_test(self, test_id: str) -> Path:
         """__fragility__/<module>/<test>.json beside the test file (or under --fragility-baseline-dir).
@@ -319,6 +371,7 @@ class FragilitySession:
         return baselines.baseline_path(directory, str(path), name)
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        self._report_write_failures(terminalreporter)
         if self.worker or not (self.payloads or self.gate_failures):
             return
         try:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pytest_fragility.report.json_report import SCHEMA_VERSION
+from pytest_fragility.report.json_report import SCHEMA_VERSION, check_audit, read_document
 
 SIGNIFICANT = 4
 DEFAULT_ATOL = 0.05
@@ -56,7 +56,7 @@ def summarize(audit: dict[str, Any], environment: dict[str, Any] | None = None) 
 
 # What a check's `difference` is, and how the audit writes it ("ratio": a log ratio, shown ×e^x
 # on the positive scale). Checks not listed have no difference.
-DIFFERENCES = {"scaling": ("Δ exponent", "exponent"), "value": ("median ratio", "ratio"),
+DIFFERENCES = {"scaling": ("Δ exponent", "exponent"), "value": ("mean ratio", "ratio"),
                "benign": ("test-error Δβ", "exponent")}
 
 
@@ -116,7 +116,7 @@ def compare(old: dict[str, Any], new: dict[str, Any], atol: float = DEFAULT_ATOL
             exponents.setdefault(key[1], (a.get("measure_exponent"), b.get("measure_exponent")))
         label, unit = DIFFERENCES.get(key[0], ("difference", "exponent"))
         if unit == "ratio" and new.get("scale", old.get("scale")) != "positive":
-            label, unit = "median log difference", "difference"
+            label, unit = "mean difference", "difference"
         if _moved(a.get("difference"), b.get("difference"), atol):
             diffs.append(Difference(where, label, a.get("difference"), b.get("difference"), True, unit))
     for variant, (x, y) in exponents.items():
@@ -129,6 +129,13 @@ def _moved(x: Any, y: Any, atol: float) -> bool:
     if x is None and y is None:
         return False
     return x is None or y is None or abs(x - y) > atol
+
+
+def read_baseline(path: Path) -> dict[str, Any]:
+    """A committed baseline; ReportError names the file when it is damaged or of another schema."""
+    summary = read_document(path, "fragility baseline")
+    check_audit(summary, f"fragility baseline {path}")
+    return summary
 
 
 def environment_mismatch(old: dict[str, Any], new_environment: dict[str, Any]) -> list[str]:

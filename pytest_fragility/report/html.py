@@ -14,6 +14,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from pytest_fragility.files import atomic_write
 from pytest_fragility.report import convergence
 from pytest_fragility.report.baseline import SEVERITY
 
@@ -130,9 +131,12 @@ def _audit_section(i: int, audit: dict[str, Any], figure: str | None) -> str:
         found = ", ".join(f"{d['target']}={'|'.join(d['verdicts'])} found {d['found']}"
                           f" ({'holds' if d['held'] else 'broken'})" for d in declared["declared"])
         lost_html += f'<p class="{"meta" if declared["held"] else "warn"}">expect_verdict: {_e(found)}</p>'
+    power = (audit.get("power") or {}).get("text", "")
+    power = power[:1].upper() + power[1:] + ("." if power else "")
     return f"""
 <h2 id="audit-{i}">{_e(audit['measure'])} on {_e(audit['family'])}:
   <span style="background:{VERDICT_COLORS.get(audit['verdict'], '#fff')}">{_e(audit['verdict'])}</span></h2>
+<p class="meta">{_e(power)}</p>
 <p class="meta">{_e(audit['budget'])} budget, {_e(audit['form'])} form, trend = {_e(trend)};
   {runs['total']} runs ({runs['trained']} trained, {runs['cached']} cached, {runs['non_converged']} not converged,
   {runs['measure_errors']} measure errors{missing}). Kendall τ(μ, gap) = {'—' if tau is None else f'{tau:+.3f}'};
@@ -177,5 +181,5 @@ def write_html(directory: Path, report: dict[str, Any], *, command: str, figure_
 </body></html>
 """
     index = directory / "index.html"
-    index.write_text(page)
+    atomic_write(index, page)
     return index

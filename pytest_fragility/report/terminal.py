@@ -78,7 +78,17 @@ def audit_heading(audit: dict[str, Any]) -> Text:
         f"\n{audit['budget']} budget, {sizes} sizes × {seeds} seeds, {audit['form']} form, trend = {trend}; "
         f"{runs['total']} runs ({runs['trained']} trained, {runs['cached']} cached, "
         f"{runs['non_converged']} not converged, {runs['measure_errors']} measure errors"
-        + (f", {runs['failed_training']} failed to train and missing" if runs.get("failed_training") else "") + ")")
+        + (f", {runs['failed_training']} failed to train and missing" if runs.get("failed_training") else "") + ")",
+        *_power_line(audit))
+
+
+def _power_line(audit: dict[str, Any]) -> list[Any]:
+    """What the audit could detect (and a warning when it is a dry run)."""
+    text = (audit.get("power") or {}).get("text")
+    if not text:
+        return []
+    dry = (audit.get("power") or {}).get("dry_run")
+    return ["\n", (text[0].upper() + text[1:] + ".", "yellow" if dry else "dim")]
 
 
 def convergence_lines(audit: dict[str, Any], indent: str) -> list[Text]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any, Callable
 
 import torch
 from torch import nn
@@ -96,10 +96,13 @@ def reparameterizations(model: nn.Module, alpha: float) -> list[Reparameterizati
 
 
 def transformed_run(run: Run, change: Reparameterization) -> Run:
-    """A copy of `run` with reparameterized models and the same data and records."""
+    """A copy of `run` with reparameterized models, its own copy of the data, and the same records."""
+    def own(tensor: Any) -> Any:
+        return None if tensor is None else tensor.clone()
+
     model, init = change.apply(run.model, run.init_model)
-    return Run(model=model, x_train=run.x_train, y_train=run.y_train, x_test=run.x_test,
-               y_test=run.y_test, init_model=init, m=run.m, seed=run.seed,
+    return Run(model=model, x_train=own(run.x_train), y_train=own(run.y_train), x_test=own(run.x_test),
+               y_test=own(run.y_test), init_model=init, m=run.m, seed=run.seed,
                variant=f"{run.variant} ({change.name})", family=run.family, recipe=run.recipe,
                train_error=run.train_error, test_error=run.test_error, converged=run.converged,
                epochs=run.epochs)

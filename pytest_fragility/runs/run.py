@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any, Protocol
 
+from pytest_fragility.runs.guard import fingerprint
+
 if TYPE_CHECKING:  # pragma: no cover
     import torch
 
@@ -51,7 +53,9 @@ class Run:
         epochs: int | None = None,
         train_seconds: float | None = None,
         n_test: int | None = None,
+        input_shape: tuple[int, ...] | None = None,
         key: str | None = None,
+        data_fingerprint: str | None = None,
         source: RunSource | None = None,
     ) -> None:
         if source is None and model is None:
@@ -80,19 +84,22 @@ class Run:
         self.epochs = epochs
         self.train_seconds = train_seconds
         self._n_test = n_test
+        self._input_shape = input_shape
         self.key = key
+        self.data_fingerprint = data_fingerprint
+        self._fingerprints: dict[str, Any] = {}  # of each part when loaded (see runs/guard.py)
 
     # -- tensors, loaded lazily for cached runs ---------------------------------
     @property
     def model(self) -> "torch.nn.Module":
         if self._model is None:
-            self._model = self._require_source("model").load_model()
+            self._model = self._loaded("model", self._require_source("model").load_model())
         return self._model
 
     @property
     def init_model(self) -> "torch.nn.Module | None":
         if self._init_model is None and self._source is not None:
-            self._init_model = self._source.load_init_model()
+            self._init_model = self._loaded("init_model", self._source.load_init_model())
         return self._init_model
 
     @property
@@ -128,6 +135,13 @@ class Run:
         return self._n_test
 
     @property
+    def input_shape(self) -> tuple[int, ...] | None:
+        """Shape of one input example (known without loading the data for family runs)."""
+        if self._input_shape is None and self._train is not None:
+            self._input_shape = tuple(self._train[0].shape[1:])
+        return self._input_shape
+
+    @property
     def stop_reason(self) -> str:
         """Why training stopped: "fit" (the stopping rule was met), "diverged" (it was not,
         and the training loss is not finite) or "epoch-cap" (max_epochs came first)."""
@@ -141,11 +155,29 @@ class Run:
     def device(self) -> "torch.device":
         return next(self.model.parameters()).device
 
-    def release(self) -> None:
-        """Drop loaded tensors of a cached run (they reload on next access)."""
-        if self._source is not None:
-            self._model = self._init_model = None
-            self._train = self._test = None
+    def release(self) -> bool:
+        """Drop loaded tensors of a cached run (they reload on next access); False for a run
+        built by hand, whose tensors stay (and are taken as they are now)."""
+        self._fingerprints.clear()
+        if self._source is None:
+            return False
+        self._model = self._init_model = None
+        self._train = self._test = None
+        return True
+
+    def held(self) -> dict[str, Any]:
+        """The parts this run holds in memory now (nothing is loaded to answer)."""
+        parts = {"model": self._model, "init_model": self._init_model}
+        for names, pair in ((("x_train", "y_train"), self._train), (("x_test", "y_test"), self._test)):
+            parts.update(zip(names, pair or (None, None)))
+        return {name: part for name, part in parts.items() if part is not None}
+
+    def fingerprints(self) -> dict[str, Any]:
+        """Each held part's fingerprint from when it was loaded (taken now for parts given by hand)."""
+        for name, part in self.held().items():
+            if name not in self._fingerprints:
+                self._fingerprints[name] = fingerprint(part)
+        return dict(self._fingerprints)
 
     def portable(self) -> "Run":
         """A self-contained copy (tensors on the CPU, no cache behind it) to send to another process."""
@@ -156,7 +188,8 @@ class Run:
                    x_test=cpu(self.x_test), y_test=cpu(self.y_test), init_model=cpu(self.init_model),
                    m=self.m, seed=self.seed, variant=self.variant, family=self.family, recipe=self.recipe,
                    train_error=self.train_error, test_error=self.test_error, train_loss=self.train_loss,
-                   converged=self.converged, epochs=self.epochs, key=self.key)
+                   converged=self.converged, epochs=self.epochs, key=self.key,
+                   data_fingerprint=self.data_fingerprint)
 
     def describe(self) -> str:
         """Names the run in error messages: family, variant, m and seed."""
@@ -182,9 +215,19 @@ class Run:
                     "pass x_train= and y_train= to pf.Run"
                 )
             self._train = self._source.train_data()
+            self._loaded("x_train", self._train[0])
+            self._loaded("y_train", self._train[1])
         return self._train
 
     def _test_pair(self) -> Any:
         if self._test is None and self._source is not None:
             self._test = self._source.test_data()
+            if self._test is not None:
+                self._loaded("x_test", self._test[0])
+                self._loaded("y_test", self._test[1])
         return self._test
+
+    def _loaded(self, name: str, part: Any) -> Any:
+        """Remember what a part was when loaded, so a change by a measure can be seen."""
+        self._fingerprints[name] = fingerprint(part)
+        return part

@@ -9,14 +9,23 @@ if TYPE_CHECKING:  # pragma: no cover
     from pytest_fragility.runs.run import Run
 
 
+@dataclass(frozen=True)
+class FailedRun:
+    """A network of the grid that could not be trained: it is missing from the set."""
+
+    variant: str
+    m: int
+    seed: int
+    message: str
+
+
 @dataclass
 class TrainingCounts:
-    """How a grid's networks were obtained: trained now, loaded from the cache, or failed
-    to train (key → a message naming the run; those runs are missing from the set)."""
+    """How a grid's networks were obtained: trained now, loaded from the cache, or failed."""
 
     trained: int = 0
     cached: int = 0
-    failed: dict[str, str] = field(default_factory=dict)
+    failed: list[FailedRun] = field(default_factory=list)
 
 
 class RunSet(list):

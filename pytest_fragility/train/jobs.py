@@ -32,15 +32,17 @@ def generator(*parts: object) -> torch.Generator:
 
 @dataclass(frozen=True)
 class TrainingJob:
-    """One network to train: a recipe, a training-set size and a seed."""
+    """One network to train: a recipe, a training-set size, a seed, and the fingerprint of
+    the dataset's content (`Dataset.fingerprint`), so that changed data is new work."""
 
     recipe: Recipe
     m: int
     seed: int
+    data: str = ""
 
     def key(self) -> str:
         """Content address in the model cache."""
-        text = f"{self.recipe.key()}|m={self.m}|seed={self.seed}|trainer={TRAINER_VERSION}"
+        text = f"{self.recipe.key()}|data={self.data}|m={self.m}|seed={self.seed}|trainer={TRAINER_VERSION}"
         return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -109,6 +111,7 @@ class TrainedNetwork:
             "recipe": self.job.recipe.as_dict(),
             "m": self.job.m,
             "seed": self.job.seed,
+            "data": self.job.data,
             "trainer_version": TRAINER_VERSION,
             "train_error": self.train_error,
             "test_error": self.test_error,

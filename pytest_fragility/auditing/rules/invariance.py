@@ -11,6 +11,7 @@ import math
 from typing import Sequence
 
 from pytest_fragility.auditing.measuring import Measurement
+from pytest_fragility.auditing.rules.bands import ratio
 from pytest_fragility.auditing.subject import Subject, as_scalar
 from pytest_fragility.auditing.verdict import ERROR, FRAGILE, INCONCLUSIVE, STABLE, CheckResult
 from pytest_fragility.runs.run import Run
@@ -57,7 +58,7 @@ def invariance_checks(subject: Subject, runs: Sequence[Run], measurements: Seque
                                        f"the measure failed on a reparameterized run: {errors[0]}"))
             continue
         verdict = STABLE if worst <= limit else FRAGILE
-        shown = f"×{math.exp(worst):.3g}" if scale == "positive" else f"Δ {worst:.3g}"
+        shown = ratio(worst) if scale == "positive" else f"Δ {worst:.3g}"
         results.append(CheckResult(
             "invariance", change.name, verdict,
             f"{'unchanged' if verdict == STABLE else 'changed'} under a function-preserving "

@@ -1,70 +1,121 @@
-"""The data rule: along the ladder the measure must order and separate rungs as test error does."""
+"""The data rule: along the ladder, the measure must separate rungs as test error does.
+
+For every pair of rungs whose test-error difference is resolved (its interval excludes 0),
+the measure's paired difference is judged: resolved with the opposite sign → it
+*reverses* the pair; its interval inside ±data_fraction × |test error's difference| →
+it is shown *not to separate* the pair; resolved with the same sign → it *follows*;
+otherwise the pair is *unresolved*. A reversal or a pair not separated makes the measure
+fragile (PAC-Bayes origin is the textbook case); every resolved pair followed makes it
+stable; anything else is inconclusive. A difference the measure merely fails to resolve
+is absence of evidence, never a failure. Kendall τ of the rungs' order is reported only.
+"""
 
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from itertools import combinations
+from typing import Any, Sequence
 
 import numpy as np
 
-from pytest_fragility.auditing import stats
+from pytest_fragility.auditing import ranking, stats
 from pytest_fragility.auditing.curves import Curve
+from pytest_fragility.auditing.estimate import Estimate
+from pytest_fragility.auditing.rules.bands import unresolved_sign
 from pytest_fragility.auditing.rules.context import Context
-from pytest_fragility.auditing.stats import Scale
 from pytest_fragility.auditing.verdict import FRAGILE, INCONCLUSIVE, STABLE, CheckResult, fmt
+
+REVERSES, NOT_SEPARATED, FOLLOWS, UNRESOLVED, NOT_JUDGED = (
+    "reverses", "does not separate", "follows", "unresolved", "test error does not separate")
 
 
 def data(ctx: Context, rungs: Sequence[str]) -> CheckResult:
-    """Rungs must be ordered as test error orders them, and every difference test error
-    resolves must be resolved by the measure in the same direction."""
+    """One row for the whole ladder: base and every rung, all pairs."""
     names = ["base", *rungs]
-    sizes = sorted(set.intersection(*(set(ctx.curves[n].m.tolist()) for n in names)))
-    taus = []
-    for m in sizes:
-        mu = [_aggregate_at(ctx.curves[n], "values", m, ctx.scale) for n in names]
-        err = [_aggregate_at(ctx.curves[n], "test_error", m, "positive") for n in names]
-        tau = stats.kendall_tau_a(mu, err)
-        if math.isfinite(tau):
-            taus.append(tau)
-    mean_tau = float(np.mean(taus)) if taus else math.nan
-    pairs, judged, misses = [], 0, []
-    for i, a in enumerate(names):
-        for b in names[i + 1:]:
-            _, ea, eb = ctx.aligned(a, b, "test_error")
-            m_common, ma, mb = ctx.aligned(a, b, "values")
-            de = stats.level_difference(ea, eb, "positive", **ctx.boot())
-            dm = stats.level_difference(ma, mb, ctx.scale, **ctx.boot())
-            de_exp = stats.trend_difference(m_common, ea, eb, "positive", **ctx.boot()) if len(m_common) > 1 else None
-            dm_exp = stats.trend_difference(m_common, ma, mb, ctx.scale, **ctx.boot()) if len(m_common) > 1 else None
-            pairs.append({"pair": [a, b], "error_level": de.to_dict(), "measure_level": dm.to_dict(),
-                          "error_exponent_difference": None if de_exp is None else de_exp.to_dict(),
-                          "measure_exponent_difference": None if dm_exp is None else dm_exp.to_dict()})
-            if de.resolved:
-                judged += 1
-                if dm.sign != de.sign:
-                    how = "misses" if dm.sign == 0 else "reverses"
-                    misses.append(f"{how} {a}→{b} (test error {fmt(de)}, measure {fmt(dm)})")
-    tau_min = ctx.tolerances.data_tau
-    result = CheckResult("data", "ladder", INCONCLUSIVE, "", tolerance=tau_min,
-                         details={"rungs": names, "kendall_tau": None if not math.isfinite(mean_tau) else mean_tau,
-                                  "pairs": pairs})
-    if not taus or judged == 0:
-        result.reason = "test error does not separate the rungs; nothing to judge"
-    elif mean_tau < tau_min or misses:
-        parts = [f"orders rungs with τ = {mean_tau:.2f} (need ≥ {tau_min})"] if mean_tau < tau_min else []
-        result.verdict, result.reason = FRAGILE, "data-blind: " + "; ".join(parts + misses)
-    else:
+    unusable = [reason for name in names if (reason := ctx.unusable(name))]
+    usable = [name for name in names if not ctx.unusable(name)]
+    pairs = [_pair(ctx, a, b) for a, b in combinations(usable, 2)]
+    outcomes = [p["outcome"] for p in pairs]
+    tau = _mean_tau(ctx, usable)
+    confounded = _architecture_changes(ctx, rungs)
+    result = CheckResult("data", "ladder", INCONCLUSIVE, "", tolerance=ctx.tolerances.data_fraction,
+                         details={"rungs": names, "kendall_tau": tau, "pairs": pairs, "unusable": unusable,
+                                  "confounded": confounded})
+    failing = [p["text"] for p in pairs if p["outcome"] in (REVERSES, NOT_SEPARATED)]
+    judged = [p for p in pairs if p["outcome"] != NOT_JUDGED]
+    order = "" if tau is None else f" (rungs ordered with Kendall τ = {tau:.2f})"
+    if failing:
+        result.verdict, result.reason = FRAGILE, "data-blind: " + "; ".join(failing)
+    elif "base" not in usable:
+        result.reason = f"no ladder to judge: {unusable[0]}"
+    elif not judged:
+        result.reason = "test error does not separate the rungs; nothing to judge" + _also(unusable)
+    elif all(outcome in (FOLLOWS, NOT_JUDGED) for outcome in outcomes) and not unusable:
         result.verdict = STABLE
-        result.reason = (f"follows the ladder: τ = {mean_tau:.2f} and all {judged} difference(s) "
-                         "test error resolves are resolved the same way")
+        result.reason = f"follows the ladder: all {len(judged)} difference(s) test error resolves{order}"
+    else:
+        open_pairs = [p["text"] for p in pairs if p["outcome"] == UNRESOLVED]
+        result.reason = "undecided: " + "; ".join(open_pairs) + _also(unusable)
+    if confounded:
+        result.reason += "; caution: " + "; ".join(confounded)
     return result
 
 
-def _aggregate_at(curve: Curve, attribute: str, m: int, scale: Scale) -> float:
+def _architecture_changes(ctx: Context, rungs: Sequence[str]) -> list[str]:
+    """Rungs whose inputs differ in shape from the base's: the network differs too, so the
+    rung confounds data complexity with architecture."""
+    base = ctx.input_shapes.get("base")
+    return [f"{rung} also changes the network's input from {base} to {ctx.input_shapes[rung]}"
+            for rung in rungs if base is not None and ctx.input_shapes.get(rung) not in (None, base)]
+
+
+def _pair(ctx: Context, a: str, b: str) -> dict[str, Any]:
+    """The judgement of one rung pair, with the numbers behind it."""
+    error = ctx.level_difference(a, b, "test_error")
+    measure = ctx.level_difference(a, b)
+    band = ctx.tolerances.data_fraction * min(abs(error.low), abs(error.high)) if error.resolved else math.nan
+    numbers = f"test error {fmt(error)}, measure {fmt(measure)}"
+    if not error.resolved:
+        outcome, text = NOT_JUDGED, f"{a}→{b}: {numbers}"
+    elif measure.resolved and measure.sign != error.sign:
+        outcome, text = REVERSES, f"reverses {a}→{b} ({numbers})"
+    elif measure.within(band):
+        outcome, text = NOT_SEPARATED, f"does not separate {a}→{b} ({numbers}, inside ±{band:.3g})"
+    elif measure.resolved:
+        outcome, text = FOLLOWS, f"follows {a}→{b} ({numbers})"
+    else:
+        outcome, text = UNRESOLVED, f"{a}→{b} unresolved ({numbers}; {unresolved_sign(measure)})"
+    return {"pair": [a, b], "outcome": outcome, "text": text, "band": band,
+            "error_level": error.to_dict(), "measure_level": measure.to_dict(),
+            "error_exponent_difference": _exponents(ctx, a, b, "test_error"),
+            "measure_exponent_difference": _exponents(ctx, a, b, "values")}
+
+
+def _exponents(ctx: Context, a: str, b: str, attribute: str) -> dict[str, Any] | None:
+    estimate: Estimate = ctx.exponent_difference(a, b, attribute)
+    return estimate.to_dict() if estimate.n_sizes > 1 else None
+
+
+def _also(unusable: list[str]) -> str:
+    return "" if not unusable else "; not judged: " + "; ".join(unusable)
+
+
+def _mean_tau(ctx: Context, names: list[str]) -> float | None:
+    """Mean over common sizes of Kendall τ between the measure's and test error's rung order."""
+    if len(names) < 2:
+        return None
+    sizes = sorted(set.intersection(*(set(ctx.curves[n].m.tolist()) for n in names)))
+    taus = []
+    for m in sizes:
+        mu = [_seed_mean_at(ctx.curves[n], "values", m, ctx.scale) for n in names]
+        err = [_seed_mean_at(ctx.curves[n], "test_error", m, "positive") for n in names]
+        tau = ranking.kendall_tau_a(mu, err)
+        if math.isfinite(tau):
+            taus.append(tau)
+    return float(np.mean(taus)) if taus else None
+
+
+def _seed_mean_at(curve: Curve, attribute: str, m: int, scale: stats.Scale) -> float:
     column = getattr(curve, attribute)[:, curve.m.tolist().index(m)]
-    with np.errstate(all="ignore"):
-        cells = stats.transform(column[:, None], scale)[:, 0]
-    finite = cells[np.isfinite(cells)]
+    finite = stats.transform(column[np.isfinite(column)], scale)
     return float(finite.mean()) if len(finite) else math.nan
-
-

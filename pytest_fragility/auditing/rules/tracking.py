@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pytest_fragility.auditing.rules.bands import unresolved_sign
 from pytest_fragility.auditing.rules.context import Context
 from pytest_fragility.auditing.verdict import FRAGILE, INCONCLUSIVE, STABLE, CheckResult, fmt
 
@@ -13,13 +14,11 @@ def tracking(ctx: Context, variant: str, expect: str | None) -> CheckResult:
     result = CheckResult("tracking", variant, INCONCLUSIVE, "", measure_exponent=mine, error_exponent=error)
     target = expect or f"test error's sign ({fmt(error)})"
     if wanted == 0:
-        result.reason = f"test error's trend is unresolved ({fmt(error)}), nothing to track"
+        result.reason = f"test error's trend is unresolved ({fmt(error)}; {unresolved_sign(error)}), nothing to track"
     elif not mine.resolved:
-        result.reason = f"measure trend unresolved {fmt(mine)}; expected {target}"
+        result.reason = f"measure trend {fmt(mine)} unresolved ({unresolved_sign(mine)}); expected {target}"
     elif mine.sign == wanted:
         result.verdict, result.reason = STABLE, f"measure trend {fmt(mine)} matches {target}"
     else:
         result.verdict, result.reason = FRAGILE, f"measure trend {fmt(mine)} opposes {target}"
     return result
-
-

@@ -9,7 +9,7 @@ model store of `pytest_fragility.runs` implements it.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ContextManager, Protocol, Sequence
+from typing import TYPE_CHECKING, Any, Protocol, Sequence
 
 from pytest_fragility.errors import unknown
 
@@ -22,12 +22,20 @@ if TYPE_CHECKING:  # pragma: no cover
 EXECUTORS = ("local", "ray")
 
 
+class NetworkLock(Protocol):
+    """One network's lock: `acquire` raises filelock.Timeout; `wait` blocks, saying whom it waits for."""
+
+    def acquire(self, timeout: float) -> None: ...
+    def release(self) -> None: ...
+    def wait(self, what: str) -> None: ...
+
+
 class NetworkStore(Protocol):
     """Where executors find and put trained networks, one lock per network."""
 
     def get(self, job: "TrainingJob") -> Any | None: ...
     def put(self, trained: "TrainedNetwork") -> Any: ...
-    def lock(self, key: str) -> ContextManager[Any]: ...
+    def lock(self, key: str) -> NetworkLock: ...
 
 
 @dataclass

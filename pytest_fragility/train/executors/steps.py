@@ -114,16 +114,20 @@ def claim(jobs: Sequence[TrainingJob], store: NetworkStore, report: ExecutionRep
 
 def wait_for(jobs: Sequence[TrainingJob], store: NetworkStore, report: ExecutionReport,
              advance: Advance, train: Callable[[list[TrainingJob]], None]) -> None:
-    """Jobs another process was training: wait for its lock, read its result, or (if it
-    died without one) train the job here."""
+    """Jobs another process was training: wait for its lock (saying every few seconds which
+    run waits for which process), read its result, or (if it died without one) train it here."""
     for job in jobs:
-        with store.lock(job.key()):
+        lock = store.lock(job.key())
+        lock.wait(f"run {describe_job(job)} (key {job.key()[:12]})")
+        try:
             found = store.get(job)
             if found is None:
                 train([job])
             else:
                 _record_stored(report, job, found)
                 advance(1)
+        finally:
+            lock.release()
 
 
 def storer(store: NetworkStore, report: ExecutionReport, advance: Advance) -> Callable[[TrainedNetwork], None]:
