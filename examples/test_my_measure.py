@@ -4,10 +4,12 @@
 marginal-likelihood bound depends only on the data and the architecture, so benign
 training changes cannot move it, and it follows label noise. Path norm is fragile here:
 switching SGD to Adam changes its value far more than test error changes. The test
-declares that verdict, so it passes while path norm stays fragile on that check and fails
+declares that verdict, so it passes while path norm's value check stays fragile and fails
 if anything else changes: the check stops being fragile (path norm got fixed: update the
 declaration), or another check turns fragile. With `--fragility-compare` its committed
-baseline is compared too, so its numbers cannot drift unnoticed.
+baseline is compared too, so its numbers cannot drift unnoticed. The smoke budget's four
+seeds leave the value check undecided (×0.59 against a ×1/1.5 threshold, its interval
+straddling it), so the declaration accepts either verdict there.
 """
 
 import pytest_fragility as pf
@@ -22,6 +24,6 @@ def test_marginal_likelihood_bound_is_robust(run):
 
 
 @pf.fragility_check(family="mlp-my-data", perturbations=PERTURBATIONS, checks=("benign", "trend", "value"),
-                    expect_verdict={"value": "fragile"})
+                    expect_verdict={"value": ("fragile", "inconclusive")})
 def test_path_norm_is_fragile(run):
     return pf.measures.path_norm(run)

@@ -48,10 +48,10 @@ def test_the_terminal_and_html_reports_name_the_variant_the_reason_and_the_fix(t
 
 
 def test_a_variant_without_lost_runs_is_not_mentioned():
-    family = ClosedFormFamily("toy-some-lost", lost={"lr×0.5": 0.05})  # 1 of 20 runs: under the 10% warning
+    family = ClosedFormFamily("toy-some-lost", lost={"lr×0.5": 0.05})  # 2 of 30 runs: under the 10% warning
     result = pf.audit(lambda run: run.test_error, family, perturbations=[pf.perturb.lr(0.5)], progress=False)
     text = render_audit(result.to_dict(), color=False)
-    assert "not converged (left out of the curves): lr×0.5 1/20 (1 at the epoch cap)" in text
+    assert "not converged (left out of the curves): lr×0.5 2/30 (2 at the epoch cap)" in text
     assert "warning" not in text and "base" not in text.split("not converged")[1].splitlines()[0]
 
 
@@ -81,13 +81,13 @@ def test_the_plugin_warns_and_every_report_says_it(pytester, monkeypatch):
                                 "--fragility", "--fragility-json", "out.json")
     result.assert_outcomes(passed=1, warnings=1)
     result.stdout.fnmatch_lines([
-        "  test_losing.py:*: NonConvergenceWarning: lr×0.5 lost 10 of 20 runs*",
+        "  test_losing.py:*: NonConvergenceWarning: lr×0.5 lost 15 of 30 runs*",
         "PASSED  * test_losing.py::test_tracks  *",
-        "        not converged (left out of the curves): lr×0.5 10/20 (10 at the epoch cap)",
-        "        warning: lr×0.5 lost 10 of 20 runs *",
+        "        not converged (left out of the curves): lr×0.5 15/30 (15 at the epoch cap)",
+        "        warning: lr×0.5 lost 15 of 30 runs *",
     ])
     audit, = json.loads((pytester.path / "out.json").read_text())["audits"]
-    assert audit["convergence"]["lr×0.5"]["not_converged"] == 10 and audit["convergence"]["lr×0.5"]["warning"]
+    assert audit["convergence"]["lr×0.5"]["not_converged"] == 15 and audit["convergence"]["lr×0.5"]["warning"]
     assert audit["convergence"]["base"]["not_converged"] == 0
 
 
@@ -118,6 +118,6 @@ def test_families_command_shows_each_budget_recipe_change(capsys):
 
 @pytest.mark.parametrize("budget", ["smoke", "quick", "standard", "paper"])
 def test_every_budget_change_is_a_recipe_field(budget):
-    for name in pf.families.available():
+    for name in pytest_fragility.families.BUILTIN_FAMILIES:
         family = pf.families.get(name)
         family.recipe_at(budget)  # an unknown field would raise here

@@ -85,11 +85,19 @@ def test_dataset_sizes_in_the_families_table_match_the_data(shared_cache):
     assert digits == load_dataset("digits", shared_cache).pool_size
 
 
-def test_sample_output_in_the_quickstart_matches_the_smoke_budget():
-    smoke = pf.families.get("fcn-mnist5k").budget("smoke")
+def test_sample_output_in_the_quickstart_matches_the_budgets(shared_cache):
+    family = pf.families.get("fcn-mnist5k")
     text = (DOCS / "quickstart.md").read_text()
-    sizes, seeds = (int(n) for n in re.search(r"smoke budget, (\d+) sizes × (\d+) seeds", text).groups())
-    assert (sizes, seeds) == (len(smoke.sizes), len(smoke.seeds))
+    pool = load_dataset("mnist5k", shared_cache).pool_size
+    variants = 1 + 3 + 2  # base, the test's perturbations and rungs
+    for budget in ("smoke", "quick"):
+        grid = family.budget(budget)
+        sizes, seeds = len(grid.resolve_sizes(pool)), len(grid.seeds)
+        assert f"fcn-mnist5k · {budget} · {variants * sizes * seeds} runs" in text
+    quick = family.budget("quick")
+    found = re.search(r"quick budget, (\d+) sizes × (\d+) seeds", text).groups()
+    assert tuple(map(int, found)) == (len(quick.resolve_sizes(pool)), len(quick.seeds))
+    assert f"this budget has {len(family.budget('smoke').seeds)})" in text
 
 
 def test_the_documented_warning_share_is_the_code_s():

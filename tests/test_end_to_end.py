@@ -22,9 +22,10 @@ PERTURBATIONS = [pf.perturb.lr(0.5), pf.perturb.optimizer("adam")]
 
 @pf.fragility_check(family="mlp-my-data", perturbations=PERTURBATIONS, checks=("benign", "trend", "value"),
                     expect_verdict={"value": "fragile"})
-def test_path_norm_is_fragile(run):
+def test_path_norm_over_lr_is_fragile(run):
+    # reads the learning rate, so a benign change of it moves the value: fragile by construction
     regression = run.m ** 0.5 if os.environ.get("REGRESSION") else 1.0  # a change that moves the exponent
-    return pf.measures.path_norm(run) * regression
+    return pf.measures.path_norm(run) / run.recipe.lr * regression
 """
 
 
@@ -45,13 +46,14 @@ def test_a_new_users_gate_accepts_a_known_verdict_and_catches_a_regression(proje
     update = pytester.runpytest_subprocess(*options, "--fragility-update")
     update.assert_outcomes(passed=1)  # fragile, as declared
     update.stdout.fnmatch_lines([
-        "PASSED  FRAGILE      test_measures.py::test_path_norm_is_fragile  mlp-my-data · smoke · 36 runs · *",
-        "        value [[]optimizer=adam[]]: changed: mean ratio ×* vs ×1.5*",
+        "PASSED  FRAGILE      test_measures.py::test_path_norm_over_lr_is_fragile  mlp-my-data · smoke · 36 runs · *",
+        "        value [[]lr×0.5[]]: changed: mean ratio ×* vs ×1.5 either way",
         "        expect_verdict value=fragile found fragile (holds); undeclared rows: stable",
         "fragility: wrote 1 baseline(s):",
-        "  __fragility__/test_measures/test_path_norm_is_fragile.json (fragile, * rows)",
+        "  __fragility__/test_measures/test_path_norm_over_lr_is_fragile.json (fragile, * rows)",
     ])
-    baseline = json.loads((pytester.path / "__fragility__/test_measures/test_path_norm_is_fragile.json").read_text())
+    stored = pytester.path / "__fragility__/test_measures/test_path_norm_over_lr_is_fragile.json"
+    baseline = json.loads(stored.read_text())
     assert baseline["verdict"] == "fragile" and baseline["budget"] == "smoke"
 
     same = pytester.runpytest_subprocess(*options, "--fragility-compare")
@@ -61,7 +63,7 @@ def test_a_new_users_gate_accepts_a_known_verdict_and_catches_a_regression(proje
     regressed = pytester.runpytest_subprocess(*options, "--fragility-compare", "--fragility-json", "report.json")
     regressed.assert_outcomes(failed=1)
     regressed.stdout.fnmatch_lines([
-        "fragility baseline drift against */__fragility__/test_measures/test_path_norm_is_fragile.json "
+        "fragility baseline drift against */__fragility__/test_measures/test_path_norm_over_lr_is_fragile.json "
         "(two-sided; refresh with --fragility-update):",
         "  lr×0.5: measure exponent +* → +* (worse)",
         "  optimizer=adam: measure exponent +* → +* (worse)",

@@ -8,11 +8,13 @@ follows from the formulas.
 
 from __future__ import annotations
 
+import matplotlib.figure  # noqa: F401  (the HTML report's figures: matplotlib once per process too)
 import pytest
 
 import pytest_fragility.auditing.engine  # noqa: F401  (numpy once per process: see test_plugin.py)
 import pytest_fragility.families
 import pytest_fragility.plugin.session
+import pytest_fragility.report.plots  # noqa: F401
 import pytest_fragility.report.terminal
 from pytest_fragility.errors import ConfigurationError
 from pytest_fragility.plugin import expectations

@@ -14,7 +14,7 @@ CONFTEST = """
 import pytest_fragility as pf
 from pytest_fragility.testing import ClosedFormFamily
 
-pf.families.register(ClosedFormFamily("toy-with-a-rather-long-family-name", noise=0.05, lost={"lr×2": 0.25}),
+pf.families.register(ClosedFormFamily("toy-with-a-rather-long-family-name", noise=0.05, lost={"lr×2": 0.2}),
                      replace=True)
 """
 
@@ -96,4 +96,4 @@ def test_piped_output_keeps_lines_whole(pytester, monkeypatch, columns):
     summary = section(output, "fragility audits")
     verdicts = [line for line in summary if line.startswith(("PASSED", "FAILED"))]
     assert len(verdicts) == 4 and all("toy-with-a-rather-long-family-name" in line for line in verdicts)
-    assert "        not converged (left out of the curves): lr×2 5/20 (5 at the epoch cap)" in summary
+    assert "        not converged (left out of the curves): lr×2 6/30 (6 at the epoch cap)" in summary

@@ -14,10 +14,10 @@ def flipping(run):
 def test_repr_is_one_short_line_with_the_verdict_and_counts():
     result = pf.audit(flipping, ClosedFormFamily("toy-repr"), perturbations=[pf.perturb.lr(0.5)], progress=False)
     text = repr(result)
-    assert text == "<AuditResult flipping on toy-repr (quick): fragile; 3 fragile; 40 runs>"
-    lost = pf.audit(flipping, ClosedFormFamily("toy-repr-lost", lost={"lr×0.5": 0.25}),
+    assert text == "<AuditResult flipping on toy-repr (quick): fragile; 3 fragile; 60 runs>"
+    lost = pf.audit(flipping, ClosedFormFamily("toy-repr-lost", lost={"lr×0.5": 0.2}),
                     perturbations=[pf.perturb.lr(0.5)], progress=False)
-    assert repr(lost).endswith("; 40 runs, 5 not converged>")
+    assert repr(lost).endswith("; 60 runs, 6 not converged>")
 
 
 def test_html_display_holds_every_row_and_its_reason():
