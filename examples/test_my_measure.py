@@ -1,12 +1,16 @@
 """Two audits of measures on the custom family of conftest.py.
 
-`pytest --fragility examples/` runs them (`--fragility-budget smoke` for seconds). The
+`pytest --fragility examples/` runs them (`--fragility-budget smoke` for a first look). The
 marginal-likelihood bound depends only on the data and the architecture, so benign
 training changes cannot move it, and it follows label noise. Path norm is fragile here:
-switching SGD to Adam changes its value far more than test error changes.
+switching SGD to Adam changes its value far more than test error changes. The test
+declares that verdict, so it passes while path norm's value check stays fragile and fails
+if anything else changes: the check stops being fragile (path norm got fixed: update the
+declaration), or another check turns fragile. With `--fragility-compare` its committed
+baseline is compared too, so its numbers cannot drift unnoticed. The smoke budget's four
+seeds leave the value check undecided (×0.59 against a ×1/1.5 threshold, its interval
+straddling it), so the declaration accepts either verdict there.
 """
-
-import pytest
 
 import pytest_fragility as pf
 
@@ -19,7 +23,7 @@ def test_marginal_likelihood_bound_is_robust(run):
     return pf.measures.marginal_likelihood_bound(run)
 
 
-@pytest.mark.xfail(strict=True, reason="path norm is fragile: Adam changes it, test error barely moves")
-@pf.fragility_check(family="mlp-my-data", perturbations=PERTURBATIONS, checks=("benign", "trend", "value"))
+@pf.fragility_check(family="mlp-my-data", perturbations=PERTURBATIONS, checks=("benign", "trend", "value"),
+                    expect_verdict={"value": ("fragile", "inconclusive")})
 def test_path_norm_is_fragile(run):
     return pf.measures.path_norm(run)

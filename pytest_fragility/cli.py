@@ -19,7 +19,7 @@ from typing import Any, Sequence
 from pytest_fragility.errors import ConfigurationError, FragilityError, ReportError
 from pytest_fragility.spec import ladder, perturb
 from pytest_fragility.spec.names import DEFAULT_CHECKS, validate_checks
-from pytest_fragility.spec.variants import Variant
+from pytest_fragility.spec.variants import Variant, canonical_name
 
 DEFAULT_FAMILY = "fcn-mnist5k"
 DEFAULT_PERTURBATIONS = "lr×0.5,lr×2,optimizer=sgd-momentum,optimizer=adam"
@@ -28,18 +28,20 @@ FAIL_ON = ("fragile", "inconclusive", "never")
 
 
 def parse_variant(text: str, named: dict[str, Variant] | None = None) -> Variant:
-    """A variant from its report name: lr×0.5 (or lr*0.5), optimizer=adam[@0.001], batch=32,
-    width=512, init×2, wd=0.0005, train-after-fit=20, label-noise=0.2, dataset=NAME, pixel-shuffle."""
+    """A variant from its report name: lr×0.5, optimizer=adam[@0.001], batch=32, width=512,
+    init×2, wd=0.0005, train-after-fit=20, label-noise=0.2, dataset=NAME, pixel-shuffle.
+    In ASCII, × is written * or x: lr*0.5, lrx0.5, init*2, initx2."""
     text = text.strip()
     if named and text in named:
         return named[text]
+    spelled, text = text, canonical_name(text)
     number = r"([0-9.eE+-]+)"
     patterns = [
-        (rf"lr[×*x]{number}", lambda g: perturb.lr(float(g[0]))),
+        (rf"lr×{number}", lambda g: perturb.lr(float(g[0]))),
         (r"optimizer=([a-z-]+)(?:@([0-9.eE+-]+))?", lambda g: perturb.optimizer(g[0], float(g[1]) if g[1] else None)),
         (r"batch=(\d+)", lambda g: perturb.batch_size(int(g[0]))),
         (r"width=(\d+)", lambda g: perturb.width(int(g[0]))),
-        (rf"init[×*x]{number}", lambda g: perturb.init_scale(float(g[0]))),
+        (rf"init×{number}", lambda g: perturb.init_scale(float(g[0]))),
         (rf"wd={number}", lambda g: perturb.weight_decay(float(g[0]))),
         (r"train-after-fit=(\d+)", lambda g: perturb.train_after_fit(int(g[0]))),
         (rf"label-noise={number}", lambda g: ladder.label_noise(float(g[0]))),
@@ -51,7 +53,8 @@ def parse_variant(text: str, named: dict[str, Variant] | None = None) -> Variant
         if match:
             return build(match.groups())
     raise ConfigurationError(
-        f"cannot read variant {text!r}; write e.g. lr×0.5, optimizer=adam, batch=32, width=512, init×2, "
+        f"cannot read variant {spelled!r}; write e.g. lr×0.5 (or lr*0.5, lrx0.5), optimizer=adam, batch=32, width=512, "
+        "init×2 (init*2), "
         "wd=0.0005, train-after-fit=20, label-noise=0.2, dataset=mnist1d, pixel-shuffle"
     )
 
@@ -79,8 +82,7 @@ def _plugin_manager() -> Any:
     manager.add_hookspecs(hookspec)
     manager.load_setuptools_entrypoints("pytest_fragility")
     for registered in manager.hook.pytest_fragility_families(config=None):
-        for family in registered or []:
-            families.register(family, replace=True)
+        families.register_returned(registered)
     return manager
 
 
@@ -108,7 +110,7 @@ def command_audit(args: argparse.Namespace) -> int:
     from pytest_fragility.report.environment import environment
     from pytest_fragility.report.html import write_html
     from pytest_fragility.report.json_report import build_report, write_report
-    from pytest_fragility.report.terminal import render_summary
+    from pytest_fragility.report.terminal import convergence_lines, print_lines, render_summary
     from pytest_fragility.runs.cache import Cache, default_cache_dir
     from pytest_fragility.train.executors import get_executor
 
@@ -127,15 +129,15 @@ def command_audit(args: argparse.Namespace) -> int:
     _check_audit_options(args, family, store)
     console.print(f"[bold]fragility audit[/bold]: {len(names)} measures on {family.name}, budget {args.budget}, "
                   f"device {args.device or 'cpu'}; perturbations {', '.join(v.name for v in perturbations) or 'none'}; "
-                  f"ladder {', '.join(v.name for v in rungs) or 'none'}; cache {store.root}")
+                  f"ladder {', '.join(v.name for v in rungs) or 'none'}; cache {store.root}", soft_wrap=True)
     executor = get_executor(args.executor, address=args.ray_address)
     runs = family.runs(args.budget, [*perturbations, *rungs], device=args.device, cache=store,
                        data_dir=args.data_dir, progress=not args.no_progress, executor=executor)
     training = runs.training
     console.print(f"runs: {len(runs)} ({training.trained} trained, {training.cached} from cache, "
-                  f"{runs.non_converged} not converged, {len(training.failed)} failed)")
+                  f"{runs.non_converged} not converged, {len(training.failed)} failed)", soft_wrap=True)
     for failure in training.failed[:5]:
-        console.print(f"[magenta]training failed:[/magenta] {failure.message}")
+        console.print(f"[magenta]training failed:[/magenta] {failure.message}", soft_wrap=True)
     precompute(names, runs, store.values, progress=not args.no_progress, executor=executor)
     payloads = []
     for name in names:
@@ -144,7 +146,10 @@ def command_audit(args: argparse.Namespace) -> int:
                        progress=not args.no_progress, runs=runs)
         payloads.append({"test": f"fragility audit::{name}", **result.to_dict()})
     rows = [{"test": p["measure"], "audit": p} for p in payloads]
-    console.print(render_summary(rows, color=console.is_terminal, width=console.width, label="measure"))
+    console.out(render_summary(rows, color=console.is_terminal, width=console.width, label="measure"))
+    lost = convergence_lines(payloads[0], "") if payloads else []  # every audit read the same runs
+    if lost:
+        console.out(print_lines(lost, color=console.is_terminal))
     command = _command_line(args.argv)
     networks = {"total": len(runs), "trained": training.trained, "cached": training.cached,
                 "non_converged": runs.non_converged, "failed": len(training.failed)}
@@ -158,7 +163,7 @@ def command_audit(args: argparse.Namespace) -> int:
     except OSError as error:
         raise ReportError(f"could not write the report ({type(error).__name__}: {error}); the measure values "
                           f"are cached in {store.root}, so a rerun only writes the report") from None
-    console.print(f"report: {index}  json: {json_path}  ({time.perf_counter() - started:.1f} s)")
+    console.print(f"report: {index}  json: {json_path}  ({time.perf_counter() - started:.1f} s)", soft_wrap=True)
     verdicts = {p["verdict"] for p in payloads}
     failing = {"fragile": {"fragile", "error"}, "inconclusive": {"fragile", "error", "inconclusive"},
                "never": set()}[args.fail_on]
@@ -203,7 +208,19 @@ def command_families(args: argparse.Namespace) -> int:
         dataset = getattr(getattr(family, "recipe", None), "dataset", None)
         missing = dataset in LOCAL_DATASETS and not local_dataset_present(dataset, Path(data_dir) if data_dir else None)
         print(f"{name:<20} {getattr(family, 'description', '')}" + ("  [local data not found]" if missing else ""))
+        if args.budget:
+            print(f"    {args.budget}: {_budget_text(family, args.budget)}")
     return 0
+
+
+def _budget_text(family: Any, budget: str) -> str:
+    """A family's grid at `budget` and the recipe changes the budget makes to it."""
+    budgets = getattr(family, "budgets", {})
+    if budget not in budgets:
+        return f"no such budget (its budgets: {', '.join(budgets) or 'none'})"
+    if hasattr(family, "describe_budget"):
+        return family.describe_budget(budget)
+    return family.budget(budget).describe_grid()
 
 
 def command_measures(args: argparse.Namespace) -> int:
@@ -287,6 +304,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.set_defaults(handler=command_audit)
     listing = sub.add_parser("families", help="list families (and whether local data is present)")
     listing.add_argument("--data-dir", help="folder of local datasets (default FRAGILITY_DATA_DIR)")
+    listing.add_argument("--budget", help="also show each family's grid at this budget and its recipe changes")
     listing.set_defaults(handler=command_families)
     sub.add_parser("measures", help="list measures").set_defaults(handler=command_measures)
     cache = sub.add_parser("cache", help="inspect or clear the model cache")

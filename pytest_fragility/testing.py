@@ -62,6 +62,8 @@ def _shapes() -> dict[str, Budget]:
 class ClosedFormFamily:
     """A family whose runs are synthetic. `errors` maps variant names to power laws of
     test error (unlisted variants use `base`); `noise` is the std of ln(error) per run;
+    `lost` maps variant names to the share of their runs that miss the stopping rule (at
+    the epoch cap, as a real family's would), to see what reports say about them;
     `budgets` default to the grid shapes of the built-in budgets."""
 
     name: str
@@ -70,6 +72,7 @@ class ClosedFormFamily:
     noise: float = 0.02
     budgets: Mapping[str, Budget] = field(default_factory=_shapes)
     description: str = "closed-form learning curves (no training)"
+    lost: Mapping[str, float] = field(default_factory=dict)
 
     def budget(self, name: str | Budget) -> Budget:
         return pick(self.budgets, name)
@@ -81,12 +84,13 @@ class ClosedFormFamily:
         runs = []
         for variant in (BASE, *variants):
             law = self.errors.get(variant.name, self.base)
-            for m in chosen.resolve_sizes(POOL):
-                for seed in chosen.seeds:
-                    error = min(1.0, law(m) * math.exp(self.noise * standard_normal(variant.name, m, seed)))
-                    runs.append(Run(model=ClosedFormModel(), m=m, seed=seed, variant=variant.name,  # type: ignore[arg-type]
-                                    family=self.name, test_error=error, train_error=0.0, converged=True,
-                                    epochs=0, n_test=TEST_SET))
+            cells = [(m, seed) for m in chosen.resolve_sizes(POOL) for seed in chosen.seeds]
+            lost = set(cells[len(cells) - round(self.lost.get(variant.name, 0.0) * len(cells)):])  # largest m first
+            for m, seed in cells:
+                error = min(1.0, law(m) * math.exp(self.noise * standard_normal(variant.name, m, seed)))
+                runs.append(Run(model=ClosedFormModel(), m=m, seed=seed, variant=variant.name,  # type: ignore[arg-type]
+                                family=self.name, test_error=error, train_error=0.0 if (m, seed) not in lost else 0.05,
+                                train_loss=0.1, converged=(m, seed) not in lost, epochs=0, n_test=TEST_SET))
         return RunSet(runs)
 
 

@@ -1,7 +1,10 @@
 """The main job end to end at the smoke budget, and the other `fragility` commands."""
 
 import json
+import os
 import re
+import subprocess
+import sys
 
 import matplotlib.image
 import pytest
@@ -68,6 +71,22 @@ def test_fail_on_sets_the_exit_code(audited, tmp_path, fail_on, code):
                  "--report", str(tmp_path), "--no-progress", "--fail-on", fail_on]) == code
 
 
+@pytest.mark.parametrize("columns", [80, 200])
+def test_piped_audit_output_has_no_blank_lines_and_whole_names(audited, tmp_path, columns):
+    _, _, cache = audited
+    names = MEASURES + ",log_prod_of_fro_over_margin,log_sum_of_spec_over_margin"
+    done = subprocess.run([sys.executable, "-m", "pytest_fragility", "audit", "--budget", "smoke", "--measures", names,
+                           "--cache", str(cache), "--report", str(tmp_path)],  # progress bars not switched off
+                          capture_output=True, text=True, env={**os.environ, "COLUMNS": str(columns)}, timeout=600)
+    assert done.returncode == 0, done.stdout + done.stderr
+    lines = done.stdout.splitlines()
+    assert all(line.strip() for line in lines), done.stdout
+    assert "\x1b[" not in done.stdout and "\r" not in done.stdout
+    rows = {line.split()[0]: line for line in lines if line.split() and line.split()[0] in names.split(",")}
+    assert set(rows) == set(names.split(",")), done.stdout  # one row per measure, its name whole
+    assert all(len(line) <= columns for line in rows.values())
+
+
 def test_listing_commands(capsys, shared_cache):
     assert main(["families"]) == 0
     assert "fcn-mnist5k" in capsys.readouterr().out
@@ -92,6 +111,14 @@ def test_unknown_names_are_usage_errors(capsys, tmp_path):
 ])
 def test_every_variant_name_parses_back_to_the_variant(variant):
     assert parse_variant(variant.name) == variant
+
+
+@pytest.mark.parametrize("spelled, variant", [
+    ("lr*0.5", pf.perturb.lr(0.5)), ("lrx0.5", pf.perturb.lr(0.5)), ("lrX2", pf.perturb.lr(2.0)),
+    ("lr * 0.5", pf.perturb.lr(0.5)), ("init*2", pf.perturb.init_scale(2.0)), ("initx0.5", pf.perturb.init_scale(0.5)),
+])
+def test_ascii_spellings_of_times_name_the_same_variant(spelled, variant):
+    assert parse_variant(spelled) == variant
 
 
 def test_unreadable_variant_names_say_how_to_write_them():

@@ -34,6 +34,7 @@ CONVENIENCES = {
     ("pytest_fragility.families.family", "pytest_fragility.runs.grid"),        # Family.runs
     ("pytest_fragility.auditing.result", "pytest_fragility.report.plots"),     # AuditResult.plot
     ("pytest_fragility.auditing.result", "pytest_fragility.report.terminal"),  # AuditResult.summary
+    ("pytest_fragility.auditing.result", "pytest_fragility.report.html"),      # AuditResult._repr_html_
 }
 
 

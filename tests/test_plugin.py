@@ -18,14 +18,15 @@ import re
 
 import pytest
 
+import pytest_fragility.auditing.engine  # noqa: F401  (numpy, scipy: see below)
 import pytest_fragility.families
 import pytest_fragility.plugin.profiles
 import pytest_fragility.plugin.session
 import pytest_fragility.report.terminal
 from pytest_fragility import cli
 
-# pytester restores sys.modules after each in-process run, and torch and numpy cannot be
-# imported twice in one process: the plugin's session (which imports both) and the
+# pytester restores sys.modules after each in-process run, and numpy cannot be imported
+# twice in one process: the audit engine (which imports it), the plugin's session and the
 # modules tests patch are loaded here, before any run, so every run shares them.
 
 TOY_CONFTEST = """
@@ -264,13 +265,17 @@ def test_fragile_measure_fails_with_a_readable_diff(toy):
 def test_robust_measure_passes(toy):
     result = run(toy, "--fragility", "-k", "robust")
     result.assert_outcomes(passed=1)
-    result.stdout.fnmatch_lines(["test_toy.py::test_robust *toy *stable *4 stable *60"])
+    result.stdout.fnmatch_lines([
+        "PASSED  stable       test_toy.py::test_robust  toy · quick · 60 runs · 3 stable",
+        "        trend [[]lr×0.5[]]: same sign: measure trend -0.* vs base -0.*",
+    ])
 
 
 def test_unresolved_trend_is_inconclusive_and_fails_only_when_strict(toy):
     result = run(toy, "--fragility", "-k", "flat")
     result.assert_outcomes(passed=1)
-    result.stdout.fnmatch_lines(["test_toy.py::test_flat *inconclusive*"])
+    result.stdout.fnmatch_lines(["PASSED  inconclusive test_toy.py::test_flat  *",
+                                 "        trend [[]lr×0.5[]]: sign not resolved for base: *"])
 
     strict = run(toy, "--fragility", "-k", "flat", "--fragility-strict")
     strict.assert_outcomes(failed=1)
@@ -284,7 +289,10 @@ def test_not_benign_perturbation_is_reported_and_does_not_fail(toy):
     result = run(toy, "--fragility", "-k", "not_benign", "--fragility-json", "report.json")
 
     result.assert_outcomes(passed=1)
-    result.stdout.fnmatch_lines(["test_toy.py::test_not_benign *inconclusive *4 not-benign*"])
+    result.stdout.fnmatch_lines([
+        "PASSED  inconclusive test_toy.py::test_not_benign  toy · quick · 60 runs · 3 not-benign",
+        "        benign [[]lr×2[]]: not benign: *",
+    ])
     audit, = read_json(toy.path / "report.json")["audits"]
     gate = check_of(audit, "benign", "lr×2")
     assert gate["verdict"] == "not-benign" and gate["reason"].startswith("not benign")
@@ -381,7 +389,7 @@ def test_baselines_are_written_compared_and_drift_fails(toy, monkeypatch):
     drift.assert_outcomes(failed=1)
     drift.stdout.fnmatch_lines([
         f"fragility baseline drift against {path} (two-sided; refresh with --fragility-update):",
-        "  trend [[]lr×0.5[]]: measure_exponent -0.4* → -0.2* (worse)",
+        "  lr×0.5: measure exponent -0.4* → -0.2* (worse)",
     ])
     assert read_json(path) == baseline  # comparing never rewrites
 
@@ -430,7 +438,8 @@ def test_compare_command_exits_1_on_a_regression_and_0_on_identical_reports(toy,
 
     assert cli.main(["compare", a, drifted]) == 1
     out = capsys.readouterr().out
-    assert "test_toy.py::test_env test_env toy: trend [lr×0.5]: measure_exponent" in out
+    assert "test_toy.py::test_env test_env toy: lr×0.5: measure exponent -0.4" in out
+    assert out.count("measure exponent") == 1  # shared by the trend, scaling and value rows: once
     assert "test_robust" not in out
 
 
@@ -494,21 +503,33 @@ def test_forced_colour_is_the_control_for_the_escape_checks(toy, monkeypatch):
     assert ANSI in failure_diff(run(toy, "--fragility", "-k", "fragile"))
 
 
-def test_summary_lists_every_audit(toy, monkeypatch):
-    monkeypatch.setenv("COLUMNS", "160")  # one row per audit, no folded test ids
+def test_summary_has_a_verdict_line_for_every_audit(toy):
     result = run(toy, "--fragility")
     result.assert_outcomes(passed=4, failed=2)
     summary = section(result.stdout.str(), "= fragility audits =", "= short test summary info =")
-    rows = [line.split() for line in summary.splitlines() if line.startswith("test_toy.py::")]
-    assert {row[0].split("::")[-1]: row[2].lower() for row in rows} == VERDICTS
-    assert all(row[1] == "toy" for row in rows)
+    heads = [line.split() for line in summary.splitlines() if line.split()[:1] in (["PASSED"], ["FAILED"])]
+    assert {row[2].split("::")[-1]: row[1].lower() for row in heads} == VERDICTS
+    outcomes = {row[2].split("::")[-1]: row[0] for row in heads}
+    assert outcomes == {name: "FAILED" if verdict in ("fragile", "error") else "PASSED"
+                        for name, verdict in VERDICTS.items()}
+    assert all(row[3] == "toy" for row in heads)
+
+
+def test_verbose_summary_shows_every_row_of_every_audit(toy):
+    quiet = section(run(toy, "--fragility", "-k", "robust").stdout.str(), "= fragility audits =", "passed")
+    assert "scaling" not in quiet
+    verbose = run(toy, "--fragility", "-k", "robust or not_benign", "-v").stdout.str()
+    summary = section(verbose, "= fragility audits =", "= 2 passed")
+    for row in ("          trend     stable       same sign: *", "          scaling   stable       within: *",
+                "          value     stable       within: *", "        lr×2: not-benign — not benign: *"):
+        assert any(fnmatch.fnmatch(line, row) for line in summary.splitlines()), row
 
 
 def test_a_broken_summary_renderer_does_not_break_the_run(toy, monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("renderer broke")
 
-    monkeypatch.setattr(pytest_fragility.report.terminal, "render_summary", broken)
+    monkeypatch.setattr(pytest_fragility.report.terminal, "render_session", broken)
     result = run(toy, "--fragility", "-k", "robust")
     assert result.ret == pytest.ExitCode.OK
     result.assert_outcomes(passed=1)

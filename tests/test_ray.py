@@ -4,6 +4,7 @@ retries of dying tasks, failures named, and a cache that spares the cluster."""
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -83,13 +84,21 @@ def _with_model(family, factory):
     return pf.Family(family.name, family.recipe, model=factory, dataset=family.dataset, budgets=family.budgets)
 
 
-def test_a_task_whose_worker_dies_is_retried_and_the_audit_completes(tmp_path):
+def test_a_task_whose_worker_dies_is_retried_and_the_audit_completes(tmp_path, capfd, caplog, monkeypatch):
+    monkeypatch.delenv("FRAGILITY_RAY_LOGS", raising=False)
+    caplog.set_level("INFO", logger="pytest_fragility.ray")
     family = _with_model(toy_family("toy-dying"), _dies_once(tmp_path / "died"))
     result = pf.audit("path_norm", family, budget="tiny", cache=tmp_path / "cache", progress=False,
                       executor=RayExecutor(max_retries=3))
     assert (tmp_path / "died").exists()  # a worker really died
     assert result.runs["failed_training"] == 0 and result.runs["trained"] == 4
     assert result.verdict != "error" and not result.errors
+    deadline = time.monotonic() + 20  # Ray reports the death from a thread, a little later
+    while "worker died" not in caplog.text and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert "A worker died or was killed" in caplog.text  # Ray's paragraph went to our logger…
+    printed = capfd.readouterr()
+    assert "worker died" not in printed.out + printed.err  # …not into the user's output
 
 
 def test_a_task_that_keeps_dying_is_reported_and_nothing_trained_is_lost(tmp_path):

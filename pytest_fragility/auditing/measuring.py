@@ -35,6 +35,8 @@ class Measurement:
     converged: bool = True
     error: str | None = None
     n_test: int | None = None
+    stop: str = "fit"                 # Run.stop_reason: fit, epoch-cap or diverged
+    max_epochs: int | None = None     # the epoch cap the run trained under
 
 
 def measure_runs(subject: Subject, runs: Sequence[Run], kinds: dict[str, str], values: Any,
@@ -46,7 +48,8 @@ def measure_runs(subject: Subject, runs: Sequence[Run], kinds: dict[str, str], v
             measurement = Measurement(run.variant, kinds.get(run.variant, "perturbation"), run.m, run.seed,
                                       run=run.describe(), test_error=_number(run.test_error),
                                       train_error=_number(run.train_error), converged=bool(run.converged),
-                                      n_test=run.n_test)
+                                      n_test=run.n_test, stop=run.stop_reason,
+                                      max_epochs=getattr(run.recipe, "max_epochs", None))
             if measurement.converged:
                 try:
                     measurement.raw = raw_value(subject, run, values)

@@ -6,13 +6,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pytest_fragility.auditing import convergence
 from pytest_fragility.auditing.curves import Curve
 from pytest_fragility.auditing.measuring import Measurement
 from pytest_fragility.auditing.verdict import ERROR, FRAGILE, INCONCLUSIVE, CheckResult
 from pytest_fragility.files import dumps, plain
 
 
-@dataclass
+@dataclass(repr=False)
 class AuditResult:
     """Everything one audit found: verdict, checks, curves and the measurements behind them."""
 
@@ -33,6 +34,11 @@ class AuditResult:
     power: dict[str, Any] = field(default_factory=dict)
 
     @property
+    def convergence(self) -> dict[str, dict[str, Any]]:
+        """Per variant: runs, how many did not converge and why (`auditing.convergence`)."""
+        return convergence.by_variant(self.measurements)
+
+    @property
     def errors(self) -> list[str]:
         return [c.error for c in self.measurements if c.error]
 
@@ -48,7 +54,7 @@ class AuditResult:
         return pd.DataFrame([{
             "measure": self.measure, "family": self.family, "variant": c.variant, "kind": c.kind,
             "m": c.m, "seed": c.seed, "value": c.value, "raw": c.raw, "test_error": c.test_error,
-            "train_error": c.train_error, "converged": c.converged, "error": c.error,
+            "train_error": c.train_error, "converged": c.converged, "stop": c.stop, "error": c.error,
         } for c in self.measurements])
 
     def to_dict(self) -> dict[str, Any]:
@@ -59,7 +65,8 @@ class AuditResult:
             "power": self.power,
             "checks": [c.to_dict() for c in self.checks],
             "curves": {name: curve.to_dict() for name, curve in self.curves.items()},
-            "predictiveness": self.predictiveness, "runs": self.runs, "errors": self.errors,
+            "predictiveness": self.predictiveness, "runs": self.runs, "convergence": self.convergence,
+            "errors": self.errors,
             "tolerances": self.tolerances, "variants": self.variants,
         })
 
@@ -71,6 +78,22 @@ class AuditResult:
         from pytest_fragility.report.plots import audit_figure  # rendering lives in the report layer
 
         return audit_figure(self.to_dict(), path)
+
+    def __repr__(self) -> str:
+        counts: dict[str, int] = {}
+        for check in self.checks:
+            if check.check != "benign":
+                counts[check.verdict] = counts.get(check.verdict, 0) + 1
+        rows = ", ".join(f"{n} {v}" for v, n in sorted(counts.items()))
+        lost = self.runs.get("non_converged", 0)
+        return (f"<AuditResult {self.measure} on {self.family} ({self.budget}): {self.verdict}; {rows}; "
+                f"{self.runs.get('total', 0)} runs" + (f", {lost} not converged" if lost else "") + ">")
+
+    def _repr_html_(self) -> str:
+        """The audit's verdict, counts and rows as HTML (Jupyter shows it for a result)."""
+        from pytest_fragility.report.html import audit_fragment  # rendering lives in the report layer
+
+        return audit_fragment(self.to_dict())
 
     def summary(self) -> str:
         """The plain-text failure diff (the plugin shows it coloured)."""

@@ -1,6 +1,7 @@
 """Budgets: how big a family's grid is (sizes m, seeds, and a few recipe overrides).
 
-    smoke     seconds: tiny nets and sizes, for tests of the tool itself
+    smoke     a dry run: tiny nets and sizes, for tests of the tool itself (a cold audit of a
+              few measures takes under a minute on 2 CPU cores; docs/quickstart.md has figures)
     quick     the default: minutes on a laptop CPU; 6 seeds, the fewest that give the checks
               80% power for the calibration targets (docs/method.md); width 128 for FCNs
     standard  more sizes and seeds (8): a longer CPU run or a small GPU (width 256)
@@ -53,9 +54,16 @@ class Budget:
         high = min(pool, self.high or pool)
         return log_spaced(min(self.low, high), high, self.count)
 
-    def describe(self, pool: int) -> str:
-        sizes = self.resolve_sizes(pool)
-        return f"{self.name}: {len(sizes)} sizes {sizes[0]}..{sizes[-1]}, {len(self.seeds)} seeds"
+    def describe_grid(self, pool: int | None = None) -> str:
+        """'sizes 32, 64, 128; seeds 0, 1' (count-based sizes need the training `pool` to
+        be listed; without it, the rule is given)."""
+        if self.sizes is not None or pool is not None:
+            sizes = "sizes " + ", ".join(f"{m:,}" for m in self.resolve_sizes(pool or max(self.sizes or (1,))))
+        else:
+            top = f"{self.high:,}, at most the training pool" if self.high else "the training pool"
+            sizes = f"{self.count} log-spaced sizes from {self.low:,} to {top}"
+        seeds = "seeds " + ", ".join(map(str, self.seeds)) if len(self.seeds) <= 8 else f"{len(self.seeds)} seeds"
+        return f"{sizes}; {seeds}"
 
 
 FCN_WIDTHS = {"smoke": 32, "quick": 128, "standard": 256, "paper": 1024}
@@ -65,7 +73,7 @@ def standard_budgets(widths: dict[str, int] = FCN_WIDTHS) -> dict[str, Budget]:
     """The four named budgets of the built-in families, with the width each one trains."""
     return {
         "smoke": Budget("smoke", seeds=(0, 1), sizes=(32, 64, 128),
-                        overrides=(("width", widths["smoke"]), ("batch_size", 32), ("max_epochs", 100))),
+                        overrides=(("width", widths["smoke"]), ("batch_size", 32))),
         "quick": Budget("quick", seeds=tuple(range(6)), count=5, low=100, high=1600,
                         overrides=(("width", widths["quick"]),)),
         "standard": Budget("standard", seeds=tuple(range(8)), count=8, low=100, high=4000,

@@ -19,6 +19,8 @@ import pytest
 
 from pytest_fragility import families
 from pytest_fragility.errors import ConfigurationError, unknown
+from pytest_fragility.plugin import expectations
+from pytest_fragility.plugin.expectations import Expectation
 from pytest_fragility.spec.names import BUILTIN_MEASURES, DEFAULT_CHECKS, choice, scale_name, validate_checks
 from pytest_fragility.spec.tolerances import resolve_tolerances
 from pytest_fragility.spec.variants import Variant, check_variants
@@ -41,6 +43,7 @@ class CheckSpec:
     expect: str | None = None
     measure: str | None = None
     form: str | None = None
+    expect_verdict: tuple[Expectation, ...] = ()
 
 
 def _known_measures() -> list[str]:
@@ -61,11 +64,14 @@ def fragility_check(
     expect: str | None = None,
     measure: str | None = None,
     form: str | None = None,
+    expect_verdict: str | Sequence[str] | Mapping[str, str | Sequence[str]] | None = None,
 ) -> Callable[[F], F]:
     """Mark a test as a fragility audit of the measure its body computes from ``run``.
 
     With ``measure="path_norm"`` (a built-in name) the built-in measure is audited instead
-    and the body, which then takes no ``run``, is not called per run.
+    and the body, which then takes no ``run``, is not called per run. `expect_verdict`
+    accepts a known verdict (``"fragile"``, ``{"data": "fragile"}``) without switching
+    the gate off: see `pytest_fragility.plugin.expectations`.
     """
     if callable(family):  # @fragility_check on its own: the test function arrived as `family`
         raise ConfigurationError(
@@ -73,17 +79,21 @@ def fragility_check(
             f"{getattr(family, '__name__', 'the test')} (or @pf.fragility_check() for the default family)")
     if family not in families.available():
         raise unknown("family", family, families.available())
+    chosen_perturbations = check_variants(perturbations, "perturbation", "perturbations")
+    chosen_checks = validate_checks(checks)
     spec = CheckSpec(
         family=family,
-        perturbations=check_variants(perturbations, "perturbation", "perturbations"),
+        perturbations=chosen_perturbations,
         data=check_variants(data, "rung", "data"),
-        checks=validate_checks(checks),
+        checks=chosen_checks,
         tolerance=dict(tolerance or {}),
         budget=budget,
         scale=scale_name(scale),
         expect=choice("expect value", expect, ("decreasing", "increasing")),
         measure=measure,
         form=choice("form", form, ("raw", "bound")),
+        expect_verdict=expectations.parse(expect_verdict, (*chosen_checks, *(("tracking",) if expect else ())),
+                                          [p.name for p in chosen_perturbations]),
     )
     resolve_tolerances(spec.tolerance)
     if measure is not None and measure not in _known_measures():

@@ -14,6 +14,7 @@ import pytest
 SKIP_REASON = "fragility checks are disabled; run pytest with --fragility"
 FIXTURES = ("fragility_family", "fragility_cache")
 SESSION = pytest.StashKey[Any]()
+ASKED = pytest.StashKey[list]()  # plugins whose pytest_fragility_families was called
 
 OPTIONS: list[tuple[str, dict[str, Any], str, str]] = [
     # (option, argparse keywords, ini key, ini type)
@@ -70,8 +71,30 @@ def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
     pluginmanager.add_hookspecs(hookspec)
 
 
+def register_hooked_families(config: pytest.Config) -> None:
+    """Register the families of `pytest_fragility_families` implementations not asked yet.
+
+    Called at configure time and again before each test module is imported, since a
+    conftest.py below the rootdir loads during collection: its families must be known
+    before the decorators in its folder check their family names. Implementations that
+    return a dict of builders stay light (nothing is built until a fragility test runs).
+    """
+    from pytest_fragility import families
+
+    asked = config.stash.setdefault(ASKED, [])
+    caller = config.hook.pytest_fragility_families
+    plugins = [impl.plugin for impl in caller.get_hookimpls()]
+    if all(any(p is a for a in asked) for p in plugins):
+        return
+    fresh = config.pluginmanager.subset_hook_caller("pytest_fragility_families", remove_plugins=asked)
+    asked.extend(p for p in plugins if not any(p is a for a in asked))
+    for returned in fresh(config=config):
+        families.register_returned(returned)
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "fragility(spec): a fragility audit (added by @fragility_check)")
+    register_hooked_families(config)
     if config.getoption("fragility"):
         from pytest_fragility.errors import FragilityError
         from pytest_fragility.plugin.session import FragilitySession
@@ -89,6 +112,11 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     if session is not None:
         config.pluginmanager.unregister(session)
         del config.stash[SESSION]
+
+
+def pytest_collectstart(collector: pytest.Collector) -> None:
+    if isinstance(collector, pytest.Module):
+        register_hooked_families(collector.config)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

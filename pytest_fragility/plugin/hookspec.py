@@ -18,13 +18,17 @@ hookspec = pluggy.HookspecMarker("pytest")
 
 
 @hookspec
-def pytest_fragility_families(config: "pytest.Config | None") -> list[Any]:
-    """Return families (``pf.Family`` or toy families) to register by name.
+def pytest_fragility_families(config: "pytest.Config | None") -> list[Any] | dict[str, Any]:
+    """Return families to register by name: a dict of names to functions that build them
+    (built on first use, so collecting tests imports nothing heavy), or a list of families.
+
+    Called with or without ``--fragility`` (decorators check family names at import), once
+    per implementation, before the test modules of its conftest's folder are imported.
 
     Example::
 
         def pytest_fragility_families(config):
-            return [pf.Family("fcn-mydata", pf.Recipe(dataset="mydata"), dataset=load_mine())]
+            return {"fcn-mydata": lambda: pf.Family("fcn-mydata", pf.Recipe(dataset="mydata"), dataset=load_mine())}
     """
 
 

@@ -19,6 +19,7 @@ import pytest
 from pytest_fragility import families
 from pytest_fragility.errors import ConfigurationError, FragilityError, ReportError
 from pytest_fragility.files import check_output, write_json
+from pytest_fragility.plugin import expectations, gate
 from pytest_fragility.plugin.profiles import Profile, default_profile_name, get_profile
 from pytest_fragility.report import baseline as baselines
 from pytest_fragility.runs.cache import Cache, default_cache_dir
@@ -32,13 +33,20 @@ class MissingBaselineWarning(UserWarning):
     """--fragility-compare found no baseline for a test."""
 
 
+class NonConvergenceWarning(UserWarning):
+    """A variant lost more than a documented share of its runs to the stopping rule."""
+
+
+def lost_runs_warnings(payload: dict[str, Any]) -> list[str]:
+    from pytest_fragility.report import convergence
+
+    return convergence.warnings(payload)
+
+
 class FragilitySession:
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
         profile_name = self._setting("fragility_profile") or default_profile_name()
-        for registered in config.hook.pytest_fragility_families(config=config):
-            for family in registered or []:
-                families.register(family, replace=True)
         self._register_measures()
         self.profile: Profile = get_profile(profile_name)
         self.budget = self._setting("fragility_budget") or self.profile.budget
@@ -61,6 +69,11 @@ class FragilitySession:
             raise pytest.UsageError(f"--fragility-executor must be local or ray, got {self.executor!r}")
         self.worker = hasattr(config, "workerinput")
         self.payloads: list[dict[str, Any]] = []
+        self.outcomes: dict[str, str] = {}     # test → passed, failed, xfailed or xpassed
+        self.written: list[str] = []           # what --fragility-update wrote, for the summary
+        self.deselected: list[pytest.Item] = []
+        self.orphans: set[str] = set()         # baselines whose test is gone (--fragility-compare)
+        self.gate_failures: list[str] = []
         self.write_failures: list[str] = []
         self._check_outputs()
 
@@ -151,9 +164,6 @@ class FragilitySession:
     def color(self) -> bool:
         return self.config.get_terminal_writer().hasmarkup
 
-    def width(self) -> int:
-        return max(120, self.config.get_terminal_writer().fullwidth)  # long lines soft-wrap; no hard breaks in logs
-
     # -- fixtures ---------------------------------------------------------------------
     def family_runs(self, name: str | None, *, budget: str | None = None, variants: Any = ()) -> Any:
         if name is None:
@@ -170,6 +180,48 @@ class FragilitySession:
             item.stash[NODE_ID] = item.nodeid
         self._check_baseline_folders(items)
 
+    def pytest_deselected(self, items: list[pytest.Item]) -> None:
+        self.deselected.extend(items)
+
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        if not self.compare or self.update:
+            return
+        orphans = gate.orphaned_baselines([*session.items, *self.deselected], gate.partly_collected(self.config),
+                                          self._baseline_for_test, beside_tests=self.baseline_dir is None)
+        self.orphans = {str(path) for path in orphans}
+        if self.worker:  # the controller collects nothing under pytest-xdist: it reads this
+            self.config.workeroutput["fragility_orphans"] = sorted(self.orphans)  # type: ignore[attr-defined]
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node: Any, error: Any) -> None:
+        self.orphans.update(getattr(node, "workeroutput", {}).get("fragility_orphans", []))
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtestloop(self, session: pytest.Session) -> Any:
+        result = yield
+        if not self.worker and self.compare and not self.update:
+            hidden = {p["test"]: p["baseline_drift"] for p in self.payloads
+                      if p.get("baseline_drift") and self.outcomes.get(p["test"]) == "xfailed"}
+            self.gate_failures = gate.describe(sorted(Path(o) for o in self.orphans), hidden, self.config.rootpath)
+            if self.gate_failures:
+                session.testsfailed += 1
+        return result
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_pycollect_makeitem(self, collector: pytest.Collector, name: str, obj: Any) -> Any:
+        """A test whose family lacks the budget it runs at is a collection error of its module,
+        naming the budgets the family has, before any training."""
+        items = yield
+        marks = [m for m in getattr(obj, "pytestmark", []) if m.name == "fragility" and m.args]
+        if marks:
+            spec = marks[0].args[0]
+            budget = spec.budget or self.budget
+            known = getattr(families.get(spec.family), "budgets", None)
+            if known is not None and budget not in known:
+                raise collector.CollectError(
+                    f"{name}: family {spec.family!r} has no budget {budget!r}; its budgets: {', '.join(known)}")
+        return items
+
     def pytest_report_header(self) -> list[str]:
         return [f"fragility: profile {self.profile.name}, budget {self.budget}, device {self.device}, "
                 f"cache {self.cache.root}"]
@@ -185,18 +237,33 @@ class FragilitySession:
         payload = {"test": test_id, **result.to_dict()}
         pyfuncitem.stash[PAYLOAD] = payload
         problems = []
-        if not result.passed(strict=self.strict):
+        if spec.expect_verdict:
+            judgement = expectations.judge(spec.expect_verdict, payload, strict=self.strict)
+            payload["expect_verdict"] = judgement.to_dict()
+            if not judgement.held:
+                problems.append(self._broken_expectations(spec, judgement, payload))
+        elif not result.passed(strict=self.strict):
             problems.append(self._render(payload))
+        for warning in lost_runs_warnings(payload):
+            pyfuncitem.warn(NonConvergenceWarning(warning))
         if self.compare and not self.update:
-            problems += self._compare_baseline(pyfuncitem, payload)
+            drift = self._compare_baseline(pyfuncitem, payload)
+            if drift:
+                payload["baseline_drift"] = drift  # an xfail hides the failure, not the session gate
+            problems += drift
         if problems:
-            pytest.fail("\n\n".join(problems), pytrace=False)
+            pytest.fail("\n".join(problems), pytrace=False)
         return True
 
     def _render(self, payload: dict[str, Any]) -> str:
         from pytest_fragility.report.terminal import render_audit
 
-        return render_audit(payload, color=self.color(), width=self.width())
+        return render_audit(payload, color=self.color())
+
+    def _broken_expectations(self, spec: Any, judgement: expectations.Judgement, payload: dict[str, Any]) -> str:
+        lines = [f"declared verdicts do not hold (expect_verdict: {expectations.describe(spec.expect_verdict)}):"]
+        lines += [f"  {problem}" for problem in judgement.problems]
+        return "\n".join([*lines, self._render(payload)])
 
     def _audit(self, item: pytest.Function, spec: Any) -> Any:
         from pytest_fragility.auditing.engine import audit
@@ -256,6 +323,7 @@ class FragilitySession:
         payload = getattr(report, "fragility", None)
         if payload is not None and not self.worker:
             self.payloads.append(payload)
+            self.outcomes[payload["test"]] = _outcome(report)
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
@@ -269,7 +337,14 @@ class FragilitySession:
         if self.update:
             for payload in self.payloads:
                 path, summary = self._baseline_for_test(payload["test"]), baselines.summarize(payload, env)
-                self._write(f"the baseline {path}", lambda p=path, b=summary: write_json(p, b))
+                described = (f"{gate.relative(path, self.config.rootpath)} ({payload['verdict']}, "
+                             f"{len(payload['checks'])} rows)")
+
+                def write_baseline(p: Path = path, b: dict[str, Any] = summary, line: str = described) -> None:
+                    write_json(p, b)
+                    self.written.append(line)  # listed in the summary once written
+
+                self._write(f"the baseline {path}", write_baseline)
         report = build_report(self.payloads, env)
         self._write("the JSON report (a pytest_fragility_update_json hook failed)",
                     lambda: self.config.hook.pytest_fragility_update_json(config=self.config, report=report))
@@ -297,13 +372,30 @@ class FragilitySession:
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         self._report_write_failures(terminalreporter)
-        if self.worker or not self.payloads:
+        if self.worker or not (self.payloads or self.gate_failures):
             return
         try:
-            from pytest_fragility.report.terminal import render_summary
+            from pytest_fragility.report.terminal import render_session
 
-            rows = [{"test": p["test"], "audit": p} for p in sorted(self.payloads, key=lambda p: p["test"])]
+            entries = [(p, self.outcomes.get(p["test"])) for p in sorted(self.payloads, key=lambda p: p["test"])]
             terminalreporter.write_sep("=", "fragility audits")
-            terminalreporter.write_line(render_summary(rows, color=terminalreporter.hasmarkup, width=self.width()))
+            if entries:
+                terminalreporter.write_line(render_session(entries, color=terminalreporter.hasmarkup,
+                                                           verbose=self.config.getoption("verbose", 0) > 0))
+            if self.written:
+                terminalreporter.write_line(f"fragility: wrote {len(self.written)} baseline(s):")
+                for line in self.written:
+                    terminalreporter.write_line(f"  {line}")
+            if self.gate_failures:
+                terminalreporter.write_line("fragility: --fragility-compare fails the session:", red=True, bold=True)
+                for line in self.gate_failures:
+                    terminalreporter.write_line(f"  {line}")
         except Exception as error:  # a summary must never turn a run into an internal error
             terminalreporter.write_line(f"fragility: could not render the summary ({error!r})")
+
+
+def _outcome(report: pytest.TestReport) -> str:
+    """passed, failed, xfailed or xpassed: how pytest counted the test."""
+    if hasattr(report, "wasxfail"):
+        return "xfailed" if report.skipped else "xpassed"
+    return report.outcome

@@ -46,36 +46,60 @@ def summarize(audit: dict[str, Any], environment: dict[str, Any] | None = None) 
         })
     summary = {
         "schema_version": SCHEMA_VERSION, "measure": audit["measure"], "family": audit["family"],
-        "budget": audit["budget"], "form": audit["form"], "verdict": audit["verdict"], "checks": checks,
+        "budget": audit["budget"], "form": audit["form"], "scale": audit.get("scale"), "verdict": audit["verdict"],
+        "checks": checks,
     }
     if environment is not None:
         summary["environment"] = {k: environment.get(k) for k in FINGERPRINT}
     return rounded(summary)
 
 
+# What a check's `difference` is, and how the audit writes it ("ratio": a log ratio, shown ×e^x
+# on the positive scale). Checks not listed have no difference.
+DIFFERENCES = {"scaling": ("Δ exponent", "exponent"), "value": ("mean ratio", "ratio"),
+               "benign": ("test-error Δβ", "exponent")}
+
+
 @dataclass(frozen=True)
 class Difference:
-    """One way a new audit differs from the old one."""
+    """One way a new audit differs from the old one (each changed number once)."""
 
     where: str
     field: str
     old: Any
     new: Any
     regression: bool
+    unit: str = "text"     # how to write old and new: text, exponent, ratio or difference
+    note: str | None = None  # replaces "worse"/"changed" where neither says it
 
     def describe(self) -> str:
-        arrow = "worse" if self.regression else "changed"
-        return f"{self.where}: {self.field} {self.old} → {self.new} ({arrow})"
+        note = self.note or ("worse" if self.regression else "changed")
+        return f"{self.where}: {self.field} {self._show(self.old)} → {self._show(self.new)} ({note})"
+
+    def _show(self, value: Any) -> str:
+        if not isinstance(value, (int, float)) or isinstance(value, bool):
+            return "none" if value is None else str(value)
+        if self.unit == "ratio":
+            return f"×{math.exp(value):.3g}" if math.isfinite(value) else str(value)
+        if self.unit == "difference":
+            return f"Δ{value:+.3g}"
+        return f"{value:+.3f}" if self.unit == "exponent" else f"{value:g}"
 
 
 def compare(old: dict[str, Any], new: dict[str, Any], atol: float = DEFAULT_ATOL) -> list[Difference]:
-    """Differences between two summaries: verdicts (worse is a regression) and exponents
-    beyond `atol` either way (a regression too: the measure moved)."""
+    """Differences between two summaries: what was audited (family, budget, form), verdicts
+    (worse is a regression), and numbers beyond `atol` either way (a regression too: the
+    measure moved). A variant's measure exponent is shared by its checks: reported once."""
     diffs: list[Difference] = []
+    for field in ("family", "budget", "form"):
+        if field in old and field in new and old[field] != new[field]:
+            diffs.append(Difference("audit", field, old[field], new[field], True,
+                                    note="not comparable: refresh the baseline to change it"))
     if old.get("verdict") != new.get("verdict"):
         diffs.append(Difference("audit", "verdict", old.get("verdict"), new.get("verdict"),
                                 SEVERITY.get(new.get("verdict"), 3) > SEVERITY.get(old.get("verdict"), 3)))
     before, after = _by_row(old), _by_row(new)
+    exponents: dict[str, tuple[Any, Any]] = {}
     for key in sorted(set(before) | set(after)):
         where = f"{key[0]} [{key[1]}]"
         if key not in after:
@@ -88,13 +112,23 @@ def compare(old: dict[str, Any], new: dict[str, Any], atol: float = DEFAULT_ATOL
         if a["verdict"] != b["verdict"]:
             diffs.append(Difference(where, "verdict", a["verdict"], b["verdict"],
                                     SEVERITY.get(b["verdict"], 3) > SEVERITY.get(a["verdict"], 3)))
-        for field in ("measure_exponent", "difference"):
-            x, y = a.get(field), b.get(field)
-            if x is None and y is None:
-                continue
-            if x is None or y is None or abs(x - y) > atol:
-                diffs.append(Difference(where, field, x, y, True))
+        if a.get("measure_exponent") is not None or b.get("measure_exponent") is not None:
+            exponents.setdefault(key[1], (a.get("measure_exponent"), b.get("measure_exponent")))
+        label, unit = DIFFERENCES.get(key[0], ("difference", "exponent"))
+        if unit == "ratio" and new.get("scale", old.get("scale")) != "positive":
+            label, unit = "mean difference", "difference"
+        if _moved(a.get("difference"), b.get("difference"), atol):
+            diffs.append(Difference(where, label, a.get("difference"), b.get("difference"), True, unit))
+    for variant, (x, y) in exponents.items():
+        if _moved(x, y, atol):
+            diffs.append(Difference(variant, "measure exponent", x, y, True, "exponent"))
     return diffs
+
+
+def _moved(x: Any, y: Any, atol: float) -> bool:
+    if x is None and y is None:
+        return False
+    return x is None or y is None or abs(x - y) > atol
 
 
 def read_baseline(path: Path) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_fragility.files import atomic_write
+from pytest_fragility.report import convergence
 from pytest_fragility.report.baseline import SEVERITY
 
 VERDICT_COLORS = {"stable": "#d8f0d8", "fragile": "#f6c6c6", "inconclusive": "#fbeec1",
@@ -28,7 +29,7 @@ table { border-collapse: collapse; margin: 0.8em 0; font-size: 0.9em; }
 th, td { border: 1px solid #ddd; padding: 4px 8px; text-align: left; vertical-align: top; }
 th { background: #f4f4f4; } .meta { color: #555; font-size: 0.9em; }
 .verdict { font-weight: 600; } img { max-width: 100%; border: 1px solid #eee; }
-code { background: #f4f4f4; padding: 1px 4px; }
+code { background: #f4f4f4; padding: 1px 4px; } .warn { color: #8a5a00; font-weight: 600; }
 """
 
 
@@ -103,7 +104,12 @@ def _summary_table(audits: list[dict[str, Any]]) -> str:
             + "".join(rows) + "</table>")
 
 
-def _audit_section(i: int, audit: dict[str, Any], figure: str) -> str:
+def audit_fragment(audit: dict[str, Any]) -> str:
+    """One audit as an HTML fragment without its figure (a notebook's rich display)."""
+    return _audit_section(0, audit, None)
+
+
+def _audit_section(i: int, audit: dict[str, Any], figure: str | None) -> str:
     runs = audit["runs"]
     rows = "".join(
         f"<tr><td>{_e(c['check'])}</td><td>{_e(c['variant'])}</td>{_cell(c['verdict'])}"
@@ -117,6 +123,14 @@ def _audit_section(i: int, audit: dict[str, Any], figure: str) -> str:
     sign = (pred.get("sign_error") or {}).get("max")
     errors = "".join(f"<li>{_e(e)}</li>" for e in (audit.get("errors") or [])[:20])
     missing = f", {runs['failed_training']} failed to train and missing" if runs.get("failed_training") else ""
+    lost = convergence.lost(audit)
+    notes = "".join(f'<p class="warn">warning: {_e(w)}</p>' for w in convergence.warnings(audit))
+    lost_html = f'<p class="meta">{_e(lost)}</p>{notes}' if lost else ""
+    declared = audit.get("expect_verdict")
+    if declared:
+        found = ", ".join(f"{d['target']}={'|'.join(d['verdicts'])} found {d['found']}"
+                          f" ({'holds' if d['held'] else 'broken'})" for d in declared["declared"])
+        lost_html += f'<p class="{"meta" if declared["held"] else "warn"}">expect_verdict: {_e(found)}</p>'
     power = (audit.get("power") or {}).get("text", "")
     power = power[:1].upper() + power[1:] + ("." if power else "")
     return f"""
@@ -127,10 +141,11 @@ def _audit_section(i: int, audit: dict[str, Any], figure: str) -> str:
   {runs['total']} runs ({runs['trained']} trained, {runs['cached']} cached, {runs['non_converged']} not converged,
   {runs['measure_errors']} measure errors{missing}). Kendall τ(μ, gap) = {'—' if tau is None else f'{tau:+.3f}'};
   worst-case robust sign error = {'—' if sign is None else f'{sign:.3f}'}.</p>
+{lost_html}
 <table><tr><th>check</th><th>variant</th><th>verdict</th><th>measure trend</th><th>base trend</th>
 <th>test-error β</th><th>reason</th></tr>{rows}</table>
 {f'<ul>{errors}</ul>' if errors else ''}
-<img src="{_e(figure)}" alt="learning curves of {_e(audit['measure'])}">
+{'' if figure is None else f'<img src="{_e(figure)}" alt="learning curves of {_e(audit["measure"])}">'}
 """
 
 

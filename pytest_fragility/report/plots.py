@@ -68,7 +68,8 @@ def audit_figure(audit: dict[str, Any], path: str | Path | None = None, dpi: int
             raw_positive = positive and np.isfinite(raw).any() and bool(np.nanmin(raw) > 0)
             _panel(axes[r, 1], group, "raw", raw_positive, f"{audit['measure']} (raw) — {label}")
         _panel(axes[r, columns - 1], group, "test_error", True, f"test error — {label}")
-        axes[r, columns - 1].legend(fontsize=7, loc="best")
+        if axes[r, columns - 1].get_legend_handles_labels()[0]:  # no curve when every run was left out
+            axes[r, columns - 1].legend(fontsize=7, loc="best")
     figure.suptitle(f"{audit['measure']} on {audit['family']}: {audit['verdict']}", fontsize=11)
     if path is not None:
         figure.savefig(path, dpi=dpi)

@@ -45,7 +45,7 @@ def grid(family: Family, budget: str | Budget = "quick", variants: Sequence[Vari
          cache_dir: Path | None = None, data_dir: Path | None = None) -> list[GridPoint]:
     """Every (variant, m, seed) point, base first; sizes beyond a variant's pool are left out."""
     chosen = family.budget(budget)
-    base = family.recipe.replace(**dict(chosen.overrides))
+    base = family.recipe_at(chosen)
     sizes = chosen.resolve_sizes(load_dataset(base.dataset, cache_dir, data_dir).pool_size)
     points = []
     for variant in (BASE, *variants):

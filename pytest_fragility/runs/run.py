@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Any, Protocol
 
 from pytest_fragility.runs.guard import fingerprint
@@ -139,6 +140,16 @@ class Run:
         if self._input_shape is None and self._train is not None:
             self._input_shape = tuple(self._train[0].shape[1:])
         return self._input_shape
+
+    @property
+    def stop_reason(self) -> str:
+        """Why training stopped: "fit" (the stopping rule was met), "diverged" (it was not,
+        and the training loss is not finite) or "epoch-cap" (max_epochs came first)."""
+        if self.converged:
+            return "fit"
+        if self.train_loss is not None and not math.isfinite(self.train_loss):
+            return "diverged"
+        return "epoch-cap"
 
     @property
     def device(self) -> "torch.device":

@@ -8,6 +8,7 @@ them; this module imports nothing heavy so decorators can validate them at impor
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -50,6 +51,13 @@ class Variant:
 
 
 BASE = Variant("base", "base")
+ASCII_TIMES = re.compile(r"^(lr|init)\s*[*xX]\s*(?=[0-9.])")
+
+
+def canonical_name(text: str) -> str:
+    """A variant's report name from an ASCII spelling: lr*0.5 and lrx0.5 are lr×0.5, init*2
+    and initx2 are init×2 (for command lines and keys typed on keyboards without ×)."""
+    return ASCII_TIMES.sub(lambda match: f"{match[1]}×", text.strip())
 
 
 def require_positive(name: str, value: float) -> float:

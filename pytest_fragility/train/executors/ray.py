@@ -13,6 +13,8 @@ there).
 from __future__ import annotations
 
 import contextlib
+import functools
+import logging
 import os
 from typing import Any, Callable, Sequence
 
@@ -25,6 +27,8 @@ from pytest_fragility.train.jobs import TrainedNetwork, TrainingJob
 from pytest_fragility.train.setup import TrainingSetup
 
 DEFAULT_RETRIES = 2
+LOGS_VARIABLE = "FRAGILITY_RAY_LOGS"  # set to 1 to see Ray's own messages in your output
+logger = logging.getLogger("pytest_fragility.ray")
 
 
 def import_ray() -> Any:
@@ -34,6 +38,36 @@ def import_ray() -> Any:
         raise MissingDependencyError(
             "the Ray executor needs Ray: pip install 'pytest-fragility[ray]'") from None
     return ray
+
+
+def ray_logs_wanted() -> bool:
+    return os.environ.get(LOGS_VARIABLE, "").lower() not in ("", "0", "false", "no")
+
+
+def quiet_cluster_messages(ray: Any) -> None:
+    """Send the driver's "(raylet) A worker died …" paragraphs to the logger
+    ``pytest_fragility.ray`` instead of standard output.
+
+    Ray prints the cluster's error messages from a driver thread, whatever `log_to_driver`
+    says; the executor already retries dead tasks and names the runs that failed, so in the
+    user's output they are noise. Ray has no switch for it: the thread's printer is wrapped
+    (if a Ray version moves it, messages print as Ray prints them).
+    """
+    worker = getattr(getattr(ray, "_private", None), "worker", None)
+    printer = getattr(worker, "print_to_stdstream", None)
+    if printer is None or getattr(printer, "quieted", False):
+        return
+
+    @functools.wraps(printer)
+    def to_logger(data: dict[str, Any], *args: Any, **kwargs: Any) -> None:
+        if data.get("pid") == "raylet":
+            for line in data.get("lines", []):
+                logger.info("(raylet) %s", line)
+            return
+        printer(data, *args, **kwargs)
+
+    to_logger.quieted = True  # type: ignore[attr-defined]
+    worker.print_to_stdstream = to_logger
 
 
 def _train_task(setup: TrainingSetup, group: list[TrainingJob], view: Any, device: str) -> list[TrainedNetwork]:
@@ -57,8 +91,12 @@ class RayExecutor:
 
     def _ray(self) -> Any:
         ray = import_ray()
+        show = ray_logs_wanted()
         if not ray.is_initialized():
-            ray.init(address=self.address, ignore_reinit_error=True, log_to_driver=False)
+            ray.init(address=self.address, ignore_reinit_error=True, log_to_driver=show,
+                     logging_level=logging.INFO if show else logging.WARNING)
+        if not show:
+            quiet_cluster_messages(ray)
         return ray
 
     def run(self, jobs: Sequence[TrainingJob], setup: TrainingSetup, store: NetworkStore, *,
