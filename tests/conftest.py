@@ -3,6 +3,11 @@ from pathlib import Path
 
 import pytest
 
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # Two workers on two cores: one torch thread each (two each oversubscribe the cores, and small
+    # networks then train many times slower). Set before any test imports torch.
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+
 
 @pytest.fixture(scope="session")
 def shared_cache(tmp_path_factory) -> Path:

@@ -9,26 +9,22 @@ the fix (reports word it: `pytest_fragility.report.convergence`).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
-    from pytest_fragility.auditing.measuring import Measurement
+    from pytest_fragility.auditing.curves import Curve
 
 WARN_FRACTION = 0.1  # more than this share of a variant's runs lost → a warning
 
 
-def by_variant(measurements: Sequence["Measurement"]) -> dict[str, dict[str, Any]]:
-    """{variant: {runs, not_converged, epoch_cap, diverged, max_epochs, warning}}, in run order."""
-    summary: dict[str, dict[str, Any]] = {}
-    for m in measurements:
-        entry = summary.setdefault(m.variant, {"runs": 0, "not_converged": 0, "epoch_cap": 0, "diverged": 0,
-                                               "max_epochs": None, "warning": False})
-        entry["runs"] += 1
-        if m.max_epochs is not None:
-            entry["max_epochs"] = max(entry["max_epochs"] or 0, m.max_epochs)
-        if not m.converged:
-            entry["not_converged"] += 1
-            entry["diverged" if m.stop == "diverged" else "epoch_cap"] += 1
-    for entry in summary.values():
-        entry["warning"] = entry["not_converged"] > WARN_FRACTION * entry["runs"]
+def by_variant(curves: dict[str, "Curve"]) -> dict[str, dict[str, Any]]:
+    """{variant: {runs, not_converged, epoch_cap, diverged, max_epochs, warning}}, from the
+    counts each curve keeps of its runs (`curves.VariantRuns`)."""
+    summary = {}
+    for variant, curve in curves.items():
+        counts = curve.runs
+        runs = counts.planned - counts.failed_training
+        summary[variant] = {"runs": runs, "not_converged": counts.non_converged, "epoch_cap": counts.epoch_cap,
+                            "diverged": counts.diverged, "max_epochs": counts.max_epochs,
+                            "warning": counts.non_converged > WARN_FRACTION * runs}
     return summary

@@ -23,6 +23,9 @@ class VariantRuns:
     failed_training: int = 0
     non_converged: int = 0
     measure_errors: int = 0
+    epoch_cap: int = 0           # of the non-converged: stopped at the epoch cap
+    diverged: int = 0            # of the non-converged: training loss went non-finite
+    max_epochs: int | None = None  # the epoch cap the variant trained under, where known
 
     @property
     def measured(self) -> int:
@@ -76,9 +79,13 @@ def build_curves(measurements: Sequence["Measurement"], kinds: dict[str, str],
     for variant, kind in kinds.items():
         mine = [c for c in measurements if c.variant == variant]
         lost = sum(1 for f in failed if f.variant == variant)
-        counts = VariantRuns(planned=len(mine) + lost, failed_training=lost,
-                             non_converged=sum(1 for c in mine if not c.converged),
-                             measure_errors=sum(1 for c in mine if c.converged and c.error))
+        stalled = [c for c in mine if not c.converged]
+        caps = [c.max_epochs for c in mine if c.max_epochs is not None]
+        counts = VariantRuns(planned=len(mine) + lost, failed_training=lost, non_converged=len(stalled),
+                             measure_errors=sum(1 for c in mine if c.converged and c.error),
+                             epoch_cap=sum(1 for c in stalled if c.stop != "diverged"),
+                             diverged=sum(1 for c in stalled if c.stop == "diverged"),
+                             max_epochs=max(caps) if caps else None)
         sizes = sorted({c.m for c in mine})
         seeds = sorted({c.seed for c in mine})
         arrays = {k: np.full((len(seeds), len(sizes)), np.nan) for k in ("value", "raw", "test", "train")}

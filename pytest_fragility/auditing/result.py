@@ -36,7 +36,7 @@ class AuditResult:
     @property
     def convergence(self) -> dict[str, dict[str, Any]]:
         """Per variant: runs, how many did not converge and why (`auditing.convergence`)."""
-        return convergence.by_variant(self.measurements)
+        return convergence.by_variant(self.curves)
 
     @property
     def errors(self) -> list[str]:
