@@ -108,7 +108,7 @@ def _cached_npz(cache_dir: Path | None, filename: str, build: Callable[[], dict]
     path = None if cache_dir is None else Path(cache_dir) / "data" / filename
     if path is not None and path.exists():
         try:
-            with np.load(path, allow_pickle=False) as stored:
+            with open(path, "rb") as handle, np.load(handle, allow_pickle=False) as stored:  # closed on errors too
                 arrays = {k: stored[k] for k in stored.files}
             if set(arrays) != set(NPZ_ARRAYS):
                 raise ValueError(f"holds {sorted(arrays)}, expected {list(NPZ_ARRAYS)}")
