@@ -23,7 +23,7 @@ LAYERS = [
     {"train"},
     {"runs"},
     {"measures", "testing"},
-    {"auditing"},
+    {"auditing", "calibration"},
     {"searching"},
     {"report"},
     {"plugin", "cli", "__main__"},
@@ -34,6 +34,8 @@ CONVENIENCES = {
     ("pytest_fragility.families.family", "pytest_fragility.runs.grid"),        # Family.runs
     ("pytest_fragility.auditing.result", "pytest_fragility.report.plots"),     # AuditResult.plot
     ("pytest_fragility.auditing.result", "pytest_fragility.report.terminal"),  # AuditResult.summary
+    ("pytest_fragility.searching.result", "pytest_fragility.report.search_plots"),     # SearchResult.plot
+    ("pytest_fragility.searching.result", "pytest_fragility.report.search_terminal"),  # SearchResult.summary
 }
 
 
