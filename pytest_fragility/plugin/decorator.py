@@ -41,6 +41,7 @@ class CheckSpec:
     expect: str | None = None
     measure: str | None = None
     form: str | None = None
+    search: Any = None  # None: as the run says (--fragility-search); False: never; a tuple of axes: always
 
 
 def _known_measures() -> list[str]:
@@ -61,11 +62,15 @@ def fragility_check(
     expect: str | None = None,
     measure: str | None = None,
     form: str | None = None,
+    search: bool | Sequence[Any] | None = None,
 ) -> Callable[[F], F]:
     """Mark a test as a fragility audit of the measure its body computes from ``run``.
 
     With ``measure="path_norm"`` (a built-in name) the built-in measure is audited instead
-    and the body, which then takes no ``run``, is not called per run.
+    and the body, which then takes no ``run``, is not called per run. ``search=True`` (or a
+    list of axes: names or ``pf.Axis``) also searches for the nearest benign training change
+    that breaks the measure; ``False`` never does; by default the run decides
+    (``--fragility-search``).
     """
     if family not in families.available():
         raise unknown("family", family, families.available())
@@ -80,6 +85,7 @@ def fragility_check(
         expect=choice("expect value", expect, ("decreasing", "increasing")),
         measure=measure,
         form=choice("form", form, ("raw", "bound")),
+        search=_search_axes(search),
     )
     resolve_tolerances(spec.tolerance)
     if measure is not None and measure not in _known_measures():
@@ -105,3 +111,11 @@ def fragility_check(
 
     return decorate
 
+
+def _search_axes(search: Any) -> Any:
+    """None, False, or the axes to search (True: the default ones), validated without torch."""
+    from pytest_fragility.searching import axes
+
+    if search is None or search is False:
+        return search
+    return axes.resolve(axes.DEFAULT_AXES if search is True else search)

@@ -39,6 +39,8 @@ OPTIONS: list[tuple[str, dict[str, Any], str, str]] = [
     ("--fragility-ray-address", {"metavar": "ADDRESS", "help": "Ray cluster for --fragility-executor ray "
                                  "(default RAY_ADDRESS, else a local Ray)"},
      "fragility_ray_address", "string"),
+    ("--fragility-search-networks", {"metavar": "N", "help": "networks one test's search may look at (default 600)"},
+     "fragility_search_networks", "string"),
     ("--fragility-baseline-dir", {"metavar": "DIR",
                                   "help": "where baselines live (default: __fragility__ beside each test file)"},
      "fragility_baseline_dir", "string"),
@@ -47,6 +49,8 @@ FLAGS = [
     ("--fragility-update", "write baselines of every audit (verdicts and exponents)", "fragility_update"),
     ("--fragility-compare", "compare every audit with its committed baseline (two-sided)", "fragility_compare"),
     ("--fragility-strict", "fail inconclusive audits and missing baselines too", "fragility_strict"),
+    ("--fragility-search", "search every fragility test for a falsifying perturbation (unless it says search=False)",
+     "fragility_search"),
 ]
 
 

@@ -19,6 +19,7 @@ import pytest
 from pytest_fragility import families
 from pytest_fragility.errors import FragilityError
 from pytest_fragility.files import read_json, write_json
+from pytest_fragility.plugin import falsify
 from pytest_fragility.plugin.profiles import Profile, default_profile_name, get_profile
 from pytest_fragility.report import baseline as baselines
 from pytest_fragility.runs.cache import Cache, default_cache_dir
@@ -40,6 +41,7 @@ class FragilitySession:
             for family in registered or []:
                 families.register(family, replace=True)
         self._register_measures()
+        falsify.register_axes(config)
         self.profile: Profile = get_profile(profile_name)
         self.budget = self._setting("fragility_budget") or self.profile.budget
         self.device = self._setting("fragility_device") or self.profile.device
@@ -138,8 +140,11 @@ class FragilitySession:
         if marker is None or not marker.args:
             return None
         spec = marker.args[0]
-        result = self._audit(pyfuncitem, spec)
         test_id = pyfuncitem.stash.get(NODE_ID, pyfuncitem.nodeid)
+        replayed = falsify.replay_failure(self, pyfuncitem, spec, test_id)  # saved counterexamples first
+        if replayed:
+            pytest.fail(replayed, pytrace=False)
+        result = self._audit(pyfuncitem, spec)
         payload = {"test": test_id, **result.to_dict()}
         pyfuncitem.stash[PAYLOAD] = payload
         problems = []
@@ -147,6 +152,9 @@ class FragilitySession:
             problems.append(self._render(payload))
         if self.compare and not self.update:
             problems += self._compare_baseline(pyfuncitem, payload)
+        searched = falsify.search_failure(self, pyfuncitem, spec, payload)
+        if searched:
+            problems.append(searched)
         if problems:
             pytest.fail("\n\n".join(problems), pytrace=False)
         return True
@@ -233,6 +241,8 @@ class FragilitySession:
             from pytest_fragility.report.html import write_html
 
             write_html(Path(report_dir), report, command="pytest " + " ".join(self.config.invocation_params.args))
+            falsify.write_search_report(report_dir, self.payloads,
+                                        "pytest " + " ".join(self.config.invocation_params.args))
 
     def _baseline_for_test(self, test_id: str) -> Path:
         """__fragility__/<module>/<test>.json beside the test file (or under --fragility-baseline-dir).

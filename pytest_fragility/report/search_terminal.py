@@ -60,7 +60,7 @@ def _row(row: dict[str, Any]) -> Text:
 
 
 def _ray(ray: dict[str, Any], points: dict[str, dict[str, Any]]) -> Text:
-    tried = Text()
+    tried = Text("" if ray["points"] else "nothing")
     for i, name in enumerate(ray["points"]):
         tried.append(", " if i else "")
         tried.append(name)
@@ -80,19 +80,37 @@ def _ray(ray: dict[str, Any], points: dict[str, dict[str, Any]]) -> Text:
     return Text.assemble(("  " + f"{ray['ray']:<16}", "bold"), ending, "\n" + " " * 18, ("tried: ", "dim"), tried)
 
 
+def point_lines(point: dict[str, Any]) -> list[Text]:
+    """A counterexample: the perturbation, the benign evidence, the measure's rows."""
+    lines = [Text.assemble(("Falsifying perturbation: ", "bold"), (point["name"], "bold red"),
+                           f"  (axis {point['axis']}, {point['distance']:.2f} of its searched range"
+                           + (", replayed from the example database" if point["replayed"] else "") + ")")]
+    lines.append(Text.assemble("  ", ("benign   ", "bold"), _verdict(point["benign"]["verdict"]), "       ",
+                               point["benign"]["reason"]))
+    return lines + [_row(row) for row in point["rows"]]
+
+
+def render_replay(measure: str, family: str, points: list[dict[str, Any]], *, color: bool, width: int = 120) -> str:
+    """Saved counterexamples that still break the measure (a replay before any audit or search)."""
+    console = _console(color, width)
+    console.print(Text.assemble("fragility replay of ", (measure, "bold"), f" on {family}: ",
+                                Text("COUNTEREXAMPLE", style="bold red"),
+                                " (saved by an earlier search; no search was needed)"))
+    for point in points:
+        for line in point_lines(point):
+            console.print(line)
+    console.print(Text("Fix the measure, or remove the example from the database; an example that no longer "
+                       "breaks it is removed on the next run.", style="dim"))
+    return console.file.getvalue().rstrip()  # type: ignore[attr-defined]
+
+
 def search_lines(search: dict[str, Any]) -> list[Text]:
     """The block, line by line."""
     lines = [_heading(search)]
     points = {p["name"]: p for p in search["points"]}
     point = search["counterexample"]
     if point is not None:
-        lines.append(Text.assemble(("Falsifying perturbation: ", "bold"), (point["name"], "bold red"),
-                                   f"  (axis {point['axis']}, {point['distance']:.2f} of the way to the edge of "
-                                   "its searched range" + (", replayed from the example database" if point["replayed"]
-                                                           else "") + ")"))
-        lines.append(Text.assemble("  ", ("benign   ", "bold"), _verdict(point["benign"]["verdict"]), "       ",
-                                   point["benign"]["reason"]))
-        lines += [_row(row) for row in point["rows"]]
+        lines += point_lines(point)
         others = [name for name in search["counterexamples"] if name != point["name"]]
         if others:
             lines.append(Text(f"Also breaks it: {', '.join(others)}", style="dim"))

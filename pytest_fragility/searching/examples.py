@@ -15,12 +15,14 @@ import datetime
 import hashlib
 import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pytest_fragility.files import read_json, write_json
 from pytest_fragility.runs.cache import Cache
-from pytest_fragility.searching.points import Point
 from pytest_fragility.spec.variants import Variant
+
+if TYPE_CHECKING:  # pragma: no cover
+    from pytest_fragility.searching.points import Point
 
 FOLDER = "examples"
 
@@ -54,12 +56,12 @@ class ExampleDatabase:
     def variants(self, measure: str, family: str) -> list[tuple[dict[str, Any], Variant]]:
         return [(example, Variant.from_dict(example["variant"])) for example in self.load(measure, family)]
 
-    def save(self, measure: str, family: str, found: list[Point], budget: str, searched: set[str]) -> None:
+    def save(self, measure: str, family: str, found: list["Point"], budget: str, searched: set[str]) -> None:
         """Keep one example per axis: the nearest found now on the axes `searched`; examples of
         other axes stay. With nothing left the file is removed."""
         kept = [e for e in self.load(measure, family) if e["axis"] not in searched]
         now = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
-        nearest: dict[str, Point] = {}
+        nearest: dict[str, "Point"] = {}
         for point in found:
             if point.axis not in nearest or point.distance < nearest[point.axis].distance:
                 nearest[point.axis] = point

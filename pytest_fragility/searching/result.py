@@ -21,8 +21,8 @@ from pytest_fragility.searching.bisect import RayOutcome
 from pytest_fragility.searching.points import COUNTEREXAMPLE, Point
 
 FOUND, NOTHING = "counterexample", "no counterexample"
-NOT_A_PROOF = ("a search that finds nothing is not a proof of robustness: a larger budget (more seeds), "
-               "a finer precision or other axes may still break the measure")
+NOT_A_PROOF = ("a larger budget (more seeds), a finer precision, a wider range or other axes "
+               "may still break the measure")
 
 
 @dataclass
@@ -74,6 +74,7 @@ class SearchResult:
         seeds = [p.power.get("n_seeds") for p in self.points if p.power.get("n_seeds")]
         figures["n_seeds"] = max(seeds, default=0)
         figures["power"] = next((p.power["power"] for p in self.points if "power" in p.power), 0.8)
+        figures["dry_run"] = any(p.power.get("dry_run") for p in self.points)
         figures["text"] = _power_sentence(figures, self.scale, len(self.points))
         return figures
 
@@ -129,5 +130,8 @@ def _power_sentence(figures: dict[str, Any], scale: str, points: int) -> str:
         parts.append(f"the sign of a trend once |trend| ≥ {figures['trend_slope']:.3f}")
     if not parts:
         return "no point of this search had an interval: nothing could be detected at this budget"
-    return (f"with {figures['n_seeds']} seeds each point detects " + ", ".join(parts)
+    text = (f"with {figures['n_seeds']} seeds each point detects " + ", ".join(parts)
             + f" with {figures['power']:.0%} power (median over {points} points)")
+    if figures["dry_run"]:
+        text = "a dry run of the machinery, not a search: " + text + "; use a budget with more seeds (quick)"
+    return text
