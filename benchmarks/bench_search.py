@@ -95,7 +95,8 @@ def cost(args: argparse.Namespace) -> None:
 
 
 def validation(args: argparse.Namespace) -> None:
-    print(f"{'scenario':<12} {'noise':>6} {'replicates':>10} {'correct':>8} {'found':>6} {'points':>7}  target")
+    print(f"{'scenario':<12} {'noise':>6} {'replicates':>10} {'correct':>8} {'early':>6} {'found':>6} {'points':>7}"
+          "  target")
     for name, noise in VALIDATION:
         started = time.perf_counter()
         rates = validate(name, noise, args.replicates, args.budget)
@@ -103,7 +104,8 @@ def validation(args: argparse.Namespace) -> None:
         breaks = scenarios()[name].breaks
         target = ("≥ 95% correct" if breaks else "≤ 5% found")
         met = row["correct"] >= 0.95 if breaks else row["found"] <= 0.05
-        print(f"{name:<12} {noise:>6g} {rates.replicates:>10} {row['correct']:>8.1%} {row['found']:>6.1%} "
+        print(f"{name:<12} {noise:>6g} {rates.replicates:>10} {row['correct']:>8.1%} {row['early']:>6.1%} "
+              f"{row['found']:>6.1%} "
               f"{row['mean points']:>7.1f}  {target}: {'met' if met else 'MISSED'} "
               f"({time.perf_counter() - started:.0f} s)")
 

@@ -15,6 +15,7 @@ def test_the_break_is_found_within_the_stated_precision(scenario, noise, tmp_pat
     rates = validate(scenario, noise, replicates=30, cache=tmp_path)
     assert rates.found == 30
     assert rates.correct >= 26  # P(≤ 25 of 30 | 95%) < 2%
+    assert rates.early <= 1  # a break reported where there is none
 
 
 @pytest.mark.parametrize("scenario, noise", [("null", 0.5), ("beyond-band", 0.2)])

@@ -145,9 +145,9 @@ def base_recipe(family: Any, budget: Any) -> Any:
 
 
 def measure_label(measure: Any, form: str | None = None) -> str:
-    """The name a measure's saved examples are filed under."""
+    """The name a measure's saved examples are filed under (a built-in audited raw is another measure)."""
     if isinstance(measure, str):
         name = measure
     else:
         name = getattr(measure, "name", None) or getattr(measure, "__name__", type(measure).__name__)
-    return f"{name}[{form}]" if form else str(name)
+    return f"{name}[raw]" if form == "raw" else str(name)

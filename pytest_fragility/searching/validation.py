@@ -12,7 +12,9 @@ reports a counterexample where there is none (its false discovery rate).
   pivoting at the grid's central size (its level does not move). Δβ reaches the 0.25
   tolerance at c* = 0.25/k (in ln 1/(1 − μ)); the scaling rule calls it once the interval's
   lower end clears the tolerance, on average where Δβ = 0.25 + t · se. Correct: the break is
-  reported between c* and that point plus the axis's precision — never below the tolerance.
+  reported between c* and that point plus the axis's precision. Reported below c* is *early*
+  (a break where there is none); reported later only says the rule's own detection point
+  scatters with the noise.
 - `beyond-band`: the same flip at lr × 3, but test error's exponent moves 0.3 per unit of
   ln(factor), so the change stops being benign (|Δβ_e| > 0.1) long before × 3. Correct: no
   counterexample (a break outside the benign band is not one).
@@ -54,15 +56,17 @@ class Scenario:
     # where the rule detects it on average (the same point for a step)
     expected: Callable[[float, str], tuple[float, float]] | None = None
 
-    def correct(self, result: Any, noise: float, budget: str) -> bool:
-        """Whether a search's result is what the truth says it should be."""
+    def judge(self, result: Any, noise: float, budget: str) -> tuple[bool, bool]:
+        """Whether a search's result is what the truth says (correct), and whether it reported a
+        break before the true one (early: a false break, the error a search must not make)."""
         point = result.counterexample
         if not self.breaks or point is None:
-            return point is None and not self.breaks
+            return point is None and not self.breaks, False
         axis = next(a for a in result.axes if a.name == point.axis)
         crossing, detected = self.expected(noise, budget)  # type: ignore[misc]
         found = _coordinate(axis, point.strength)
-        return crossing <= found + 1e-9 and found <= detected + axis.precision + 1e-9
+        early = found < crossing - 1e-9
+        return not early and found <= detected + axis.precision + 1e-9, early
 
 
 def _coordinate(axis: Axis, strength: float) -> float:
@@ -134,13 +138,14 @@ class Rates:
     noise: float
     replicates: int = 0
     correct: int = 0
+    early: int = 0
     found: int = 0
     points: int = 0
 
     def as_row(self) -> dict[str, Any]:
         return {"scenario": self.scenario, "noise": self.noise, "replicates": self.replicates,
-                "correct": self.correct / self.replicates, "found": self.found / self.replicates,
-                "mean points": self.points / self.replicates}
+                "correct": self.correct / self.replicates, "early": self.early / self.replicates,
+                "found": self.found / self.replicates, "mean points": self.points / self.replicates}
 
 
 def validate(name: str, noise: float, replicates: int, budget: str = "quick", first: int = 0,
@@ -153,8 +158,10 @@ def validate(name: str, noise: float, replicates: int, budget: str = "quick", fi
         measure = scenario.measure(noise, replicate, sum(log_m) / len(log_m))
         result = search(measure, scenario.family, scenario.axes, budget,
                         database=False, cache=cache)
+        correct, early = scenario.judge(result, noise, budget)
         rates.replicates += 1
-        rates.correct += scenario.correct(result, noise, budget)
+        rates.correct += correct
+        rates.early += early
         rates.found += result.counterexample is not None
         rates.points += len(result.points)
     return rates
