@@ -1,7 +1,7 @@
 """The fragility search against a grid over the same axes at the same precision; its validation.
 
     python benchmarks/bench_search.py                      # closed form: a trend flip at lr×3, axes lr + momentum
-    python benchmarks/bench_search.py --family fcn-mnist1d --measure fro_dist --budget smoke --axes lr
+    python benchmarks/bench_search.py --family fcn-mnist1d --measure fro_dist --budget smoke --axes lr --precision 1.25
     python benchmarks/bench_search.py --part validate --replicates 200
 
 Part `cost`: the search (bracket, then bisect, per ray) and a grid (every strength at the
@@ -21,6 +21,7 @@ import argparse
 import math
 import tempfile
 import time
+from dataclasses import replace
 from typing import Any
 
 import pytest_fragility as pf
@@ -72,6 +73,8 @@ def cost(args: argparse.Namespace) -> None:
     else:
         family, measure = pf.families.get(args.family), args.measure
     chosen = [axis.at(base_recipe(family, args.budget)) for axis in axis_registry.resolve(args.axes.split(","))]
+    if args.precision:  # a factor: the bracket width of continuous log axes is ln(factor)
+        chosen = [replace(a, precision=math.log(args.precision)) if a.continuous else a for a in chosen]
     with tempfile.TemporaryDirectory() as first, tempfile.TemporaryDirectory() as second:
         started = time.perf_counter()
         result = search(measure, family, chosen, args.budget, cache=first, database=False)
@@ -117,6 +120,7 @@ def main() -> None:
     parser.add_argument("--measure", default="fro_dist", help="a built-in measure (real families)")
     parser.add_argument("--axes", default="lr,momentum", help="axes searched (default lr,momentum)")
     parser.add_argument("--budget", default="quick", help="grid of every point (default quick)")
+    parser.add_argument("--precision", type=float, help="bracket of continuous axes as a factor (default 1.1)")
     parser.add_argument("--replicates", type=int, default=200, help="replicates per validation row")
     args = parser.parse_args()
     (validation if args.part == "validate" else cost)(args)

@@ -113,3 +113,14 @@ def test_json_and_html_render_the_search(tmp_path):
     assert "Falsifying perturbation" in text and "optimizer=adam" in text
     pixels = matplotlib.image.imread(tmp_path / "report" / "search-0.png")
     assert pixels.shape[0] > 200 and pixels.std() > 0.05
+
+
+def test_the_database_keeps_one_example_per_axis_and_those_of_axes_not_searched(tmp_path):
+    database = ExampleDatabase(Cache(tmp_path))
+    pf.search(breaks(), FAMILY, ["lr", "momentum"], cache=tmp_path, key="k")
+    assert sorted(e["axis"] for e in database.load("k", FAMILY.name)) == ["lr", "momentum"]
+    pf.search(breaks(), FAMILY, ["lr"], cache=tmp_path, key="k")  # momentum's example is replayed and kept
+    examples = database.load("k", FAMILY.name)
+    assert sorted(e["axis"] for e in examples) == ["lr", "momentum"]
+    pf.search(breaks(lr_at=100, momentum_at=2), FAMILY, ["lr"], cache=tmp_path, key="k")  # fixed everywhere
+    assert database.load("k", FAMILY.name) == []

@@ -57,14 +57,15 @@ class ExampleDatabase:
         return [(example, Variant.from_dict(example["variant"])) for example in self.load(measure, family)]
 
     def save(self, measure: str, family: str, found: list["Point"], budget: str, searched: set[str]) -> None:
-        """Keep one example per axis: the nearest found now on the axes `searched`; examples of
-        other axes stay. With nothing left the file is removed."""
-        kept = [e for e in self.load(measure, family) if e["axis"] not in searched]
+        """Keep one example per axis: the nearest in `found` (this search's counterexamples and
+        the replayed ones that still break); saved examples of axes not `searched` and not in
+        `found` stay. With nothing left the file is removed."""
         now = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
         nearest: dict[str, "Point"] = {}
         for point in found:
             if point.axis not in nearest or point.distance < nearest[point.axis].distance:
                 nearest[point.axis] = point
+        kept = [e for e in self.load(measure, family) if e["axis"] not in searched and e["axis"] not in nearest]
         kept += [{"axis": p.axis, "strength": p.strength, "distance": p.distance, "variant": p.variant.to_dict(),
                   "broken": [row["check"] for row in p.broken], "budget": budget, "found": now}
                  for p in nearest.values()]
