@@ -150,3 +150,27 @@ def test_declaring_a_search_imports_no_torch_without_the_flag(tmp_path):
                             capture_output=True, text=True, env={"PATH": "", "HOME": str(tmp_path)})
     assert result.returncode == 0, result.stdout + result.stderr
     assert "1 passed, 1 skipped" in result.stdout
+
+
+HOOK_CONFTEST = CONFTEST + """
+
+def pytest_fragility_search_axes(config):
+    return [pf.Axis("init-wide", pf.perturb.init_scale, 0.1, 10.0, field="init_scale")]
+"""
+
+
+def test_a_plugin_axis_is_usable_by_name_with_and_without_the_flag(pytester):
+    pytester.makeconftest(HOOK_CONFTEST)
+    pytester.makepyfile(test_hooked="""
+        import math
+        import pytest_fragility as pf
+        from pytest_fragility.testing import error_draw
+
+        @pf.fragility_check(family="toy-search", perturbations=[pf.perturb.lr(0.5)], search=["init-wide"])
+        def test_init(run):
+            return run.m ** (0.3 if run.recipe.init_scale < 4 else -0.3) * math.exp(0.05 * error_draw(run))
+    """)
+    pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(skipped=1)  # collected: the name is known
+    result = run(pytester)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*Falsifying perturbation: init×4*axis init-wide*"])

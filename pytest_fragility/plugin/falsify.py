@@ -22,13 +22,6 @@ import pytest
 DEFAULT_NETWORKS = 600  # per test: the base and 19 points at the quick budget (30 networks each)
 
 
-def register_axes(config: pytest.Config) -> None:
-    """Axes from `pytest_fragility_search_axes` implementations become available by name."""
-    from pytest_fragility.searching import axes
-
-    axes.register_from_hooks(config.hook.pytest_fragility_search_axes(config=config))
-
-
 def _measure(item: pytest.Function, spec: Any) -> Any:
     """What the test audits: the built-in measure it names, or its body called per run."""
     if spec.measure is not None:

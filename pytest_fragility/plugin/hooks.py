@@ -76,6 +76,10 @@ def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "fragility(spec): a fragility audit (added by @fragility_check)")
+    if config.hook.pytest_fragility_search_axes.get_hookimpls():  # before collection: search=[...] names them
+        from pytest_fragility.searching import axes  # torch-free
+
+        axes.register_from_hooks(config.hook.pytest_fragility_search_axes(config=config))
     if config.getoption("fragility"):
         from pytest_fragility.errors import ConfigurationError
         from pytest_fragility.plugin.session import FragilitySession

@@ -41,7 +41,6 @@ class FragilitySession:
             for family in registered or []:
                 families.register(family, replace=True)
         self._register_measures()
-        falsify.register_axes(config)
         self.profile: Profile = get_profile(profile_name)
         self.budget = self._setting("fragility_budget") or self.profile.budget
         self.device = self._setting("fragility_device") or self.profile.device
