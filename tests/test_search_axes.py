@@ -103,7 +103,8 @@ def test_a_base_outside_the_range_is_an_error_naming_the_axis():
         axis.at(Recipe(init_scale=4.0))
 
 
-def test_registered_axes_are_available_by_name():
+def test_registered_axes_are_available_by_name(monkeypatch):
+    monkeypatch.setattr(axes, "_registered", {})
     axis = axes.Axis("init-wide", pf.perturb.init_scale, 0.1, 10.0, field="init_scale")
     axes.register(axis, replace=True)
     assert "init-wide" in axes.available() and axes.get("init-wide") is axis

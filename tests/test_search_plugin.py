@@ -12,12 +12,16 @@ import subprocess
 import sys
 import textwrap
 
+import matplotlib.figure  # noqa: F401  (loaded before in-process runs: see test_plugin.py)
 import pytest
 
 import pytest_fragility.families
-import pytest_fragility.plugin.session  # noqa: F401  (loaded before in-process runs, see test_plugin.py)
+import pytest_fragility.plugin.session  # noqa: F401
+import pytest_fragility.report.search_html  # noqa: F401
+import pytest_fragility.report.search_plots  # noqa: F401
 import pytest_fragility.report.search_terminal  # noqa: F401
 import pytest_fragility.searching.engine  # noqa: F401
+from pytest_fragility.searching import axes
 
 CONFTEST = """
 import pytest_fragility as pf
@@ -63,6 +67,7 @@ def isolated(monkeypatch):
     for name in ("CI", "TOY_FLIP", "FRAGILITY_CACHE_DIR"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setattr(pytest_fragility.families, "_USER", dict(pytest_fragility.families._USER))
+    monkeypatch.setattr(axes, "_registered", dict(axes._registered))
 
 
 @pytest.fixture
