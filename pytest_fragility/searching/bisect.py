@@ -39,10 +39,6 @@ class RayOutcome:
     limit: Point | None = None     # the bracket's upper end when it is not a counterexample
     stop: str = END
 
-    @property
-    def bracketed(self) -> bool:
-        return self.stop in (PRECISION, ALL)
-
     def to_dict(self) -> dict[str, Any]:
         def name(point: Point | None) -> str | None:
             return None if point is None else point.variant.name
