@@ -2,6 +2,7 @@
 
     python benchmarks/bench_search.py                      # closed form: a trend flip at lr×3, axes lr + momentum
     python benchmarks/bench_search.py --family fcn-mnist1d --measure fro_dist --budget smoke --axes lr --precision 1.25
+    python benchmarks/bench_search.py --family fcn-mnist1d --measure fro_dist --budget quick --axes lr --range 1,8
     python benchmarks/bench_search.py --part validate --replicates 200
 
 Part `cost`: the search (bracket, then bisect, per ray) and a grid (every strength at the
@@ -75,6 +76,9 @@ def cost(args: argparse.Namespace) -> None:
     chosen = [axis.at(base_recipe(family, args.budget)) for axis in axis_registry.resolve(args.axes.split(","))]
     if args.precision:  # a factor: the bracket width of continuous log axes is ln(factor)
         chosen = [replace(a, precision=math.log(args.precision)) if a.continuous else a for a in chosen]
+    if args.range:  # e.g. 1,8: only the upward ray of lr
+        low, high = (float(x) for x in args.range.split(","))
+        chosen = [replace(a, low=low, high=high).at(None) if a.continuous else a for a in chosen]
     with tempfile.TemporaryDirectory() as first, tempfile.TemporaryDirectory() as second:
         started = time.perf_counter()
         result = search(measure, family, chosen, args.budget, cache=first, database=False)
@@ -121,6 +125,7 @@ def main() -> None:
     parser.add_argument("--axes", default="lr,momentum", help="axes searched (default lr,momentum)")
     parser.add_argument("--budget", default="quick", help="grid of every point (default quick)")
     parser.add_argument("--precision", type=float, help="bracket of continuous axes as a factor (default 1.1)")
+    parser.add_argument("--range", help="low,high of continuous axes (default: each axis's own)")
     parser.add_argument("--replicates", type=int, default=200, help="replicates per validation row")
     args = parser.parse_args()
     (validation if args.part == "validate" else cost)(args)
