@@ -1,8 +1,8 @@
 """The figure of a search: exponents against strength, one column per axis.
 
-Top row: the measure's exponent (trend) at every strength tried, with its interval, and the
-base's as a dashed line. Bottom row: test error's exponent, with the benign band (the base's
-exponent ± `benign_exponent`) shaded. Marker colours are the points' states; a red line
+Top row: the measure's exponent (trend) at every strength tried, with its interval, the
+base's as a dashed line, and 0 (where a trend flips). Bottom row: test error's exponent,
+with the benign band (the base's exponent ± `benign_exponent`) shaded. Marker colours are the points' states; a red line
 marks the axis's nearest counterexample. Works on the plain-dict form (`SearchResult.to_dict()`).
 """
 
@@ -56,10 +56,17 @@ def _panel(ax: Any, axis: dict[str, Any], points: list[dict[str, Any]], key: str
             ax.axhspan(base_value - band, base_value + band, color="#2ca02c", alpha=0.12, linewidth=0)
     if nearest is not None:
         ax.axvline(_x(axis, nearest["strength"], options), color=STATE_COLORS["counterexample"], linewidth=1.5)
+    if key == "measure":
+        ax.axhline(0.0, color="#999", linewidth=0.8)  # a trend flips where the exponent crosses 0
     if axis["categorical"]:
         ax.set_xticks(range(len(options)), [str(o) for o in options], rotation=30, fontsize=7)
     elif axis["scale"] == "log" or axis["scale"] == "effective-step":
+        from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
         ax.set_xscale("log")
+        ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+        ax.xaxis.set_minor_formatter(NullFormatter())
     elif axis["grid"] and axis["grid"][0] == 0:
         positive = [g for g in axis["grid"] if g > 0]
         ax.set_xscale("symlog", linthresh=min(positive) if positive else 1.0)
@@ -72,7 +79,7 @@ def search_figure(search: dict[str, Any], path: str | Path | None = None, dpi: i
     from matplotlib.lines import Line2D
 
     axes = search["axes"]
-    figure = Figure(figsize=(4.2 * max(1, len(axes)), 6.0))
+    figure = Figure(figsize=(max(7.0, 4.2 * len(axes)), 6.0))
     figure.subplots_adjust(left=0.08, right=0.98, bottom=0.16, top=0.88, wspace=0.3, hspace=0.35)
     grid = figure.subplots(2, max(1, len(axes)), squeeze=False)
     band = search.get("tolerances", {}).get("benign_exponent")
