@@ -124,3 +124,14 @@ def test_the_database_keeps_one_example_per_axis_and_those_of_axes_not_searched(
     assert sorted(e["axis"] for e in examples) == ["lr", "momentum"]
     pf.search(breaks(lr_at=100, momentum_at=2), FAMILY, ["lr"], cache=tmp_path, key="k")  # fixed everywhere
     assert database.load("k", FAMILY.name) == []
+
+
+def test_an_axis_of_the_optimizer_s_own_learning_rate(tmp_path):
+    adam_lr = pf.Axis("adam-lr", build=lambda f: pf.perturb.optimizer("adam", lr=1e-3 * f), low=1 / 8, high=8,
+                      base=1.0)
+
+    def measure(run):  # flips once Adam's rate is 4× its standard one
+        return run.m ** (-0.3 if run.recipe.optimizer == "adam" and run.recipe.lr >= 4e-3 else 0.3) * noise(run)
+
+    point = pf.search(measure, FAMILY, [adam_lr], cache=tmp_path, database=False).counterexample
+    assert point.variant.name.startswith("optimizer=adam@0.00") and 4 <= point.strength <= 4.4
