@@ -110,3 +110,11 @@ def test_registered_axes_are_available_by_name(monkeypatch):
     assert "init-wide" in axes.available() and axes.get("init-wide") is axis
     with pytest.raises(ConfigurationError, match="exists"):
         axes.register(axes.lr())
+
+
+@pytest.mark.parametrize("variant", [pf.perturb.momentum(0.684), pf.perturb.lr(2.83), pf.perturb.lr(0.354),
+                                     pf.perturb.optimizer("adam", lr=0.00283), pf.perturb.batch_size(16)])
+def test_the_names_a_search_tries_parse_back_on_the_command_line(variant):
+    from pytest_fragility.cli import parse_variant
+
+    assert parse_variant(variant.name) == variant
