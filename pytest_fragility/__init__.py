@@ -16,6 +16,9 @@ _LAZY = {
     "fragility_check": ("pytest_fragility.plugin.decorator", "fragility_check"),
     "audit": ("pytest_fragility.auditing.engine", "audit"),
     "AuditResult": ("pytest_fragility.auditing.result", "AuditResult"),
+    "search": ("pytest_fragility.searching.engine", "search"),
+    "SearchResult": ("pytest_fragility.searching.result", "SearchResult"),
+    "Axis": ("pytest_fragility.searching.axes", "Axis"),
     "Run": ("pytest_fragility.runs.run", "Run"),
     "Recipe": ("pytest_fragility.families.recipe", "Recipe"),
     "Family": ("pytest_fragility.families.family", "Family"),
@@ -27,6 +30,7 @@ _SUBMODULES = {
     "measures": "pytest_fragility.measures",
     "families": "pytest_fragility.families",
     "perturb": "pytest_fragility.spec.perturb",
+    "axes": "pytest_fragility.searching.axes",
     "data": "pytest_fragility.spec.ladder",
     "stats": "pytest_fragility.auditing.stats",
     "errors": "pytest_fragility.errors",
@@ -47,6 +51,10 @@ if TYPE_CHECKING:  # pragma: no cover
     from pytest_fragility.plugin.decorator import fragility_check
     from pytest_fragility.plugin.profiles import register_profile
     from pytest_fragility.runs.run import Run
+    from pytest_fragility.searching import axes
+    from pytest_fragility.searching.axes import Axis
+    from pytest_fragility.searching.engine import search
+    from pytest_fragility.searching.result import SearchResult
     from pytest_fragility.spec import ladder as data
     from pytest_fragility.spec import perturb
 

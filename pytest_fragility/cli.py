@@ -1,6 +1,7 @@
 """The `fragility` command (also `python -m pytest_fragility`).
 
     fragility audit      audit the stock measures on a built-in family (the main job)
+    fragility search     the nearest benign training change that breaks a measure
     fragility families   list families          fragility measures   list measures
     fragility cache info|clear                  fragility compare A.json B.json
 """
@@ -39,6 +40,7 @@ def parse_variant(text: str, named: dict[str, Variant] | None = None) -> Variant
     patterns = [
         (rf"lr×{number}", lambda g: perturb.lr(float(g[0]))),
         (r"optimizer=([a-z-]+)(?:@([0-9.eE+-]+))?", lambda g: perturb.optimizer(g[0], float(g[1]) if g[1] else None)),
+        (rf"momentum={number}", lambda g: perturb.momentum(float(g[0]))),
         (r"batch=(\d+)", lambda g: perturb.batch_size(int(g[0]))),
         (r"width=(\d+)", lambda g: perturb.width(int(g[0]))),
         (rf"init×{number}", lambda g: perturb.init_scale(float(g[0]))),
@@ -187,6 +189,58 @@ def _check_audit_options(args: argparse.Namespace, family: Any, store: Any) -> N
         check_output(Path(args.json), folder=False, option="--json")
 
 
+def command_search(args: argparse.Namespace) -> int:
+    """Search each measure for the nearest benign training change that makes it fragile."""
+    from rich.console import Console
+
+    from pytest_fragility import families, measures
+    from pytest_fragility.report.environment import environment
+    from pytest_fragility.report.json_report import build_report, write_report
+    from pytest_fragility.report.search_html import write_search_html
+    from pytest_fragility.report.search_terminal import render_search
+    from pytest_fragility.runs.cache import Cache, default_cache_dir
+    from pytest_fragility.searching import axes
+    from pytest_fragility.searching.engine import search
+    from pytest_fragility.train.executors import get_executor
+
+    console = Console(stderr=False)
+    manager = _plugin_manager()
+    _register_measures(manager)
+    axes.register_from_hooks(manager.hook.pytest_fragility_search_axes(config=None))
+    family = families.get(args.family)
+    names = _split(args.measures)
+    for name in names:
+        measures.get(name)  # unknown names fail before any training
+    chosen = axes.resolve(_split(args.axes))
+    store = Cache(args.cache or default_cache_dir())
+    report_dir = Path(args.report)
+    report_dir.mkdir(parents=True, exist_ok=True)  # an unwritable report folder fails before any training
+    console.print(f"[bold]fragility search[/bold]: {', '.join(names)} on {family.name}, budget {args.budget}, axes "
+                  f"{', '.join(a.name for a in chosen)}, at most {args.max_networks or 'any number of'} networks "
+                  f"per measure; cache {store.root}")
+
+    def show(point: Any) -> None:
+        console.print(f"  {point.axis:<16} {point.variant.name:<24} {point.state:<15} "
+                      f"({point.trained} trained)", highlight=False)
+
+    executor = get_executor(args.executor, address=args.ray_address)
+    results = []
+    for name in names:
+        result = search(name, family, chosen, args.budget, args.max_networks, device=args.device, cache=store,
+                        data_dir=args.data_dir, form=args.form, executor=executor, progress=not args.no_progress,
+                        on_point=None if args.no_progress else show)
+        payload = result.to_dict()
+        console.print(render_search(payload, color=console.is_terminal), soft_wrap=True)
+        results.append(payload)
+    command = _command_line(args.argv)
+    document = build_report([], environment(), {"command": command, "searches": results}, sort=False)
+    json_path = Path(args.json) if args.json else report_dir / "search.json"
+    write_report(json_path, document)
+    page = write_search_html(report_dir, results, command)
+    console.print(f"report: {page}  json: {json_path}")
+    return 1 if args.fail_on == "counterexample" and any(r["counterexample"] for r in results) else 0
+
+
 def _split(text: str) -> list[str]:
     return [t for t in (s.strip() for s in text.split(",")) if t]
 
@@ -302,6 +356,26 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--ray-address", help="Ray cluster (default RAY_ADDRESS, else a local Ray)")
     run.add_argument("--no-progress", action="store_true", help="no progress bars")
     run.set_defaults(handler=command_audit)
+    find = sub.add_parser("search", help="search for the nearest benign training change that breaks a measure")
+    find.add_argument("--family", default=DEFAULT_FAMILY, help=f"family to train (default {DEFAULT_FAMILY})")
+    find.add_argument("--measures", required=True, help="comma-separated measure names")
+    find.add_argument("--axes", default="lr,momentum,optimizer,batch",
+                      help="axes: lr, momentum, optimizer, batch, wd, width, init, train-after-fit, or a plugin's "
+                           "(default lr,momentum,optimizer,batch)")
+    find.add_argument("--budget", default="quick", help="grid of every point: smoke, quick (default), standard, paper")
+    find.add_argument("--max-networks", type=int, help="networks one measure's search may look at (default: no cap)")
+    find.add_argument("--device", default=None, help="cpu (default), cuda, cuda:N, auto")
+    find.add_argument("--form", choices=("bound", "raw"), default="bound", help="audited form of the measures")
+    find.add_argument("--report", default="fragility-search", help="HTML folder (default fragility-search)")
+    find.add_argument("--json", help="JSON report path (default <report>/search.json)")
+    find.add_argument("--cache", help="model cache (default FRAGILITY_CACHE_DIR or ./.fragility)")
+    find.add_argument("--data-dir", help="folder of local datasets (default FRAGILITY_DATA_DIR)")
+    find.add_argument("--fail-on", choices=("counterexample", "never"), default="never",
+                      help="exit 1 when a counterexample is found; default never")
+    find.add_argument("--executor", choices=("local", "ray"), default="local", help="where networks train")
+    find.add_argument("--ray-address", help="Ray cluster (default RAY_ADDRESS, else a local Ray)")
+    find.add_argument("--no-progress", action="store_true", help="no progress bars or per-point lines")
+    find.set_defaults(handler=command_search)
     listing = sub.add_parser("families", help="list families (and whether local data is present)")
     listing.add_argument("--data-dir", help="folder of local datasets (default FRAGILITY_DATA_DIR)")
     listing.add_argument("--budget", help="also show each family's grid at this budget and its recipe changes")

@@ -13,6 +13,14 @@ reads `run.test_error`, `run.m`, `run.variant`, `run.seed` and draws its own noi
     result = pf.audit(lambda run: run.test_error * math.exp(0.05 * error_draw(run)), family,
                       perturbations=[pf.perturb.lr(2)])
 
+Each run also carries `run.recipe`: the family's `recipe` with its variant applied, the
+record of what the variant changed. A synthetic measure (or test error, through `law`)
+can then depend on the strength of a change, not only on its name: the closed-form
+truth a fragility search is validated against (a trend that flips at lr × 3)::
+
+    family = ClosedFormFamily("toy", law=lambda recipe: PowerLaw(2.0, -0.5 - 0.01 * recipe.momentum))
+    flips = lambda run: run.m ** (0.3 if run.recipe.lr < 3 * family.recipe.lr else -0.3)
+
 Importing this module loads neither torch nor numpy.
 """
 
@@ -21,9 +29,10 @@ from __future__ import annotations
 import hashlib
 import math
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from pytest_fragility.families.budgets import Budget, pick, standard_budgets
+from pytest_fragility.families.recipe import Recipe
 from pytest_fragility.runs.run import Run
 from pytest_fragility.runs.runset import RunSet
 from pytest_fragility.spec.variants import BASE, Variant
@@ -61,10 +70,12 @@ def _shapes() -> dict[str, Budget]:
 @dataclass(frozen=True, eq=False)
 class ClosedFormFamily:
     """A family whose runs are synthetic. `errors` maps variant names to power laws of
-    test error (unlisted variants use `base`); `noise` is the std of ln(error) per run;
-    `lost` maps variant names to the share of their runs that miss the stopping rule (at
-    the epoch cap, as a real family's would), to see what reports say about them;
-    `budgets` default to the grid shapes of the built-in budgets."""
+    test error (unlisted variants use `base`); `law`, when given, maps a run's recipe to its
+    power law instead (test error that depends on a change's strength); `noise` is the std
+    of ln(error) per run; `lost` maps variant names to the share of their runs that miss
+    the stopping rule (at the epoch cap, as a real family's would), to see what reports say
+    about them; `recipe` is the recipe variants change (`run.recipe`); `budgets` default to
+    the grid shapes of the built-in budgets."""
 
     name: str
     base: PowerLaw = PowerLaw()
@@ -73,6 +84,8 @@ class ClosedFormFamily:
     budgets: Mapping[str, Budget] = field(default_factory=_shapes)
     description: str = "closed-form learning curves (no training)"
     lost: Mapping[str, float] = field(default_factory=dict)
+    recipe: Recipe = Recipe()
+    law: Callable[[Recipe], PowerLaw] | None = None
 
     def budget(self, name: str | Budget) -> Budget:
         return pick(self.budgets, name)
@@ -83,14 +96,16 @@ class ClosedFormFamily:
         chosen = self.budget(budget)
         runs = []
         for variant in (BASE, *variants):
-            law = self.errors.get(variant.name, self.base)
+            recipe = variant.apply(self.recipe)
+            law = self.law(recipe) if self.law is not None else self.errors.get(variant.name, self.base)
             cells = [(m, seed) for m in chosen.resolve_sizes(POOL) for seed in chosen.seeds]
             lost = set(cells[len(cells) - round(self.lost.get(variant.name, 0.0) * len(cells)):])  # largest m first
             for m, seed in cells:
                 error = min(1.0, law(m) * math.exp(self.noise * standard_normal(variant.name, m, seed)))
                 runs.append(Run(model=ClosedFormModel(), m=m, seed=seed, variant=variant.name,  # type: ignore[arg-type]
-                                family=self.name, test_error=error, train_error=0.0 if (m, seed) not in lost else 0.05,
-                                train_loss=0.1, converged=(m, seed) not in lost, epochs=0, n_test=TEST_SET))
+                                family=self.name, recipe=recipe, test_error=error,
+                                train_error=0.0 if (m, seed) not in lost else 0.05, train_loss=0.1,
+                                converged=(m, seed) not in lost, epochs=0, n_test=TEST_SET))
         return RunSet(runs)
 
 

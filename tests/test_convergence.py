@@ -51,7 +51,7 @@ def test_a_variant_without_lost_runs_is_not_mentioned():
     family = ClosedFormFamily("toy-some-lost", lost={"lr×0.5": 0.05})  # 2 of 30 runs: under the 10% warning
     result = pf.audit(lambda run: run.test_error, family, perturbations=[pf.perturb.lr(0.5)], progress=False)
     text = render_audit(result.to_dict(), color=False)
-    assert "not converged (left out of the curves): lr×0.5 2/30 (2 at the epoch cap)" in text
+    assert "not converged (left out of the curves): lr×0.5 2/30 (2 at the epoch cap (300))" in text
     assert "warning" not in text and "base" not in text.split("not converged")[1].splitlines()[0]
 
 
@@ -83,7 +83,7 @@ def test_the_plugin_warns_and_every_report_says_it(pytester, monkeypatch):
     result.stdout.fnmatch_lines([
         "  test_losing.py:*: NonConvergenceWarning: lr×0.5 lost 15 of 30 runs*",
         "PASSED  * test_losing.py::test_tracks  *",
-        "        not converged (left out of the curves): lr×0.5 15/30 (15 at the epoch cap)",
+        "        not converged (left out of the curves): lr×0.5 15/30 (15 at the epoch cap (300))",
         "        warning: lr×0.5 lost 15 of 30 runs *",
     ])
     audit, = json.loads((pytester.path / "out.json").read_text())["audits"]

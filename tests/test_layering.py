@@ -23,8 +23,8 @@ LAYERS = [
     {"train"},
     {"runs"},
     {"measures", "testing"},
-    {"auditing"},
-    {"searching", "calibration"},
+    {"auditing", "calibration"},
+    {"searching"},
     {"report"},
     {"plugin", "cli", "__main__"},
 ]
@@ -35,6 +35,8 @@ CONVENIENCES = {
     ("pytest_fragility.auditing.result", "pytest_fragility.report.plots"),     # AuditResult.plot
     ("pytest_fragility.auditing.result", "pytest_fragility.report.terminal"),  # AuditResult.summary
     ("pytest_fragility.auditing.result", "pytest_fragility.report.html"),      # AuditResult._repr_html_
+    ("pytest_fragility.searching.result", "pytest_fragility.report.search_plots"),     # SearchResult.plot
+    ("pytest_fragility.searching.result", "pytest_fragility.report.search_terminal"),  # SearchResult.summary
 }
 
 

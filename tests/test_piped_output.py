@@ -96,4 +96,4 @@ def test_piped_output_keeps_lines_whole(pytester, monkeypatch, columns):
     summary = section(output, "fragility audits")
     verdicts = [line for line in summary if line.startswith(("PASSED", "FAILED"))]
     assert len(verdicts) == 4 and all("toy-with-a-rather-long-family-name" in line for line in verdicts)
-    assert "        not converged (left out of the curves): lr×2 6/30 (6 at the epoch cap)" in summary
+    assert "        not converged (left out of the curves): lr×2 6/30 (6 at the epoch cap (300))" in summary

@@ -44,6 +44,7 @@ class CheckSpec:
     measure: str | None = None
     form: str | None = None
     expect_verdict: tuple[Expectation, ...] = ()
+    search: Any = None  # None: as the run says (--fragility-search); False: never; a tuple of axes: always
 
 
 def _known_measures() -> list[str]:
@@ -65,6 +66,7 @@ def fragility_check(
     measure: str | None = None,
     form: str | None = None,
     expect_verdict: str | Sequence[str] | Mapping[str, str | Sequence[str]] | None = None,
+    search: bool | Sequence[Any] | None = None,
 ) -> Callable[[F], F]:
     """Mark a test as a fragility audit of the measure its body computes from ``run``.
 
@@ -72,6 +74,10 @@ def fragility_check(
     and the body, which then takes no ``run``, is not called per run. `expect_verdict`
     accepts a known verdict (``"fragile"``, ``{"data": "fragile"}``) without switching
     the gate off: see `pytest_fragility.plugin.expectations`.
+    and the body, which then takes no ``run``, is not called per run. ``search=True`` (or a
+    list of axes: names or ``pf.Axis``) also searches for the nearest benign training change
+    that breaks the measure; ``False`` never does; by default the run decides
+    (``--fragility-search``).
     """
     if callable(family):  # @fragility_check on its own: the test function arrived as `family`
         raise ConfigurationError(
@@ -94,6 +100,7 @@ def fragility_check(
         form=choice("form", form, ("raw", "bound")),
         expect_verdict=expectations.parse(expect_verdict, (*chosen_checks, *(("tracking",) if expect else ())),
                                           [p.name for p in chosen_perturbations]),
+        search=_search_axes(search),
     )
     resolve_tolerances(spec.tolerance)
     if measure is not None and measure not in _known_measures():
@@ -119,3 +126,11 @@ def fragility_check(
 
     return decorate
 
+
+def _search_axes(search: Any) -> Any:
+    """None, False, or the axes to search (True: the default ones), validated without torch."""
+    from pytest_fragility.searching import axes
+
+    if search is None or search is False:
+        return search
+    return axes.resolve(axes.DEFAULT_AXES if search is True else search)

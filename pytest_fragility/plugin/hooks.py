@@ -40,6 +40,8 @@ OPTIONS: list[tuple[str, dict[str, Any], str, str]] = [
     ("--fragility-ray-address", {"metavar": "ADDRESS", "help": "Ray cluster for --fragility-executor ray "
                                  "(default RAY_ADDRESS, else a local Ray)"},
      "fragility_ray_address", "string"),
+    ("--fragility-search-networks", {"metavar": "N", "help": "networks one test's search may look at (default 600)"},
+     "fragility_search_networks", "string"),
     ("--fragility-baseline-dir", {"metavar": "DIR",
                                   "help": "where baselines live (default: __fragility__ beside each test file)"},
      "fragility_baseline_dir", "string"),
@@ -48,6 +50,8 @@ FLAGS = [
     ("--fragility-update", "write baselines of every audit (verdicts and exponents)", "fragility_update"),
     ("--fragility-compare", "compare every audit with its committed baseline (two-sided)", "fragility_compare"),
     ("--fragility-strict", "fail inconclusive audits and missing baselines too", "fragility_strict"),
+    ("--fragility-search", "search every fragility test for a falsifying perturbation (unless it says search=False)",
+     "fragility_search"),
 ]
 
 
@@ -95,6 +99,10 @@ def register_hooked_families(config: pytest.Config) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "fragility(spec): a fragility audit (added by @fragility_check)")
     register_hooked_families(config)
+    if config.hook.pytest_fragility_search_axes.get_hookimpls():  # before collection: search=[...] names them
+        from pytest_fragility.searching import axes  # torch-free
+
+        axes.register_from_hooks(config.hook.pytest_fragility_search_axes(config=config))
     if config.getoption("fragility"):
         from pytest_fragility.errors import FragilityError
         from pytest_fragility.plugin.session import FragilitySession

@@ -56,6 +56,19 @@ def pytest_fragility_perturbations(config: "pytest.Config | None") -> dict[str, 
 
 
 @hookspec
+def pytest_fragility_search_axes(config: "pytest.Config | None") -> list[Any]:
+    """Return search axes (``pf.Axis``) to make available by name, in ``fragility search
+    --axes`` and ``@fragility_check(search=[...])``.
+
+    Example::
+
+        def pytest_fragility_search_axes(config):
+            return [pf.Axis("label-smoothing", build=my_variant, low=0.0, high=0.2, base=0.0,
+                            scale="linear", precision=0.01)]
+    """
+
+
+@hookspec
 def pytest_fragility_update_json(config: "pytest.Config | None", report: dict[str, Any]) -> None:
     """Add fields to the JSON report (change ``report`` in place) before it is written.
 

@@ -19,7 +19,7 @@ import pytest
 from pytest_fragility import families
 from pytest_fragility.errors import ConfigurationError, FragilityError, ReportError
 from pytest_fragility.files import check_output, write_json
-from pytest_fragility.plugin import expectations, gate
+from pytest_fragility.plugin import expectations, falsify, gate
 from pytest_fragility.plugin.profiles import Profile, default_profile_name, get_profile
 from pytest_fragility.report import baseline as baselines
 from pytest_fragility.runs.cache import Cache, default_cache_dir
@@ -232,8 +232,11 @@ class FragilitySession:
         if marker is None or not marker.args:
             return None
         spec = marker.args[0]
-        result = self._audit(pyfuncitem, spec)
         test_id = pyfuncitem.stash.get(NODE_ID, pyfuncitem.nodeid)
+        replayed = falsify.replay_failure(self, pyfuncitem, spec, test_id)  # saved counterexamples first
+        if replayed:
+            pytest.fail(replayed, pytrace=False)
+        result = self._audit(pyfuncitem, spec)
         payload = {"test": test_id, **result.to_dict()}
         pyfuncitem.stash[PAYLOAD] = payload
         problems = []
@@ -251,6 +254,9 @@ class FragilitySession:
             if drift:
                 payload["baseline_drift"] = drift  # an xfail hides the failure, not the session gate
             problems += drift
+        searched = falsify.search_failure(self, pyfuncitem, spec, payload)
+        if searched:
+            problems.append(searched)
         if problems:
             pytest.fail("\n".join(problems), pytrace=False)
         return True
@@ -356,6 +362,8 @@ class FragilitySession:
 
             command = "pytest " + " ".join(self.config.invocation_params.args)
             self._write(f"the HTML report {report_dir}", lambda: write_html(Path(report_dir), report, command=command))
+            self._write(f"the search report in {report_dir}",
+                        lambda: falsify.write_search_report(report_dir, self.payloads, command))
         if self.write_failures and session.exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED):
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
 

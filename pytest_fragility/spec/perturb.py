@@ -2,6 +2,7 @@
 
     pf.perturb.lr(0.5)                 learning rate × 0.5           "lr×0.5"
     pf.perturb.optimizer("adam")       SGD → Adam (lr 1e-3)          "optimizer=adam"
+    pf.perturb.momentum(0.5)           SGD-momentum 0.5, same step   "momentum=0.5"
     pf.perturb.batch_size(32)          minibatch of 32               "batch=32"
     pf.perturb.width(512)              hidden width 512              "width=512"
     pf.perturb.init_scale(2.0)         He-normal std × 2             "init×2"
@@ -11,11 +12,11 @@
 
 from __future__ import annotations
 
-from pytest_fragility.errors import unknown
+from pytest_fragility.errors import ConfigurationError, unknown
 from pytest_fragility.spec.names import OPTIMIZERS
 from pytest_fragility.spec.variants import Variant, require_count, require_non_negative, require_positive
 
-__all__ = ["lr", "optimizer", "batch_size", "width", "init_scale", "weight_decay", "train_after_fit"]
+__all__ = ["lr", "optimizer", "momentum", "batch_size", "width", "init_scale", "weight_decay", "train_after_fit"]
 
 
 def _number(value: float) -> str:
@@ -35,6 +36,20 @@ def optimizer(name: str, lr: float | None = None) -> Variant:
     changes = () if lr is None else (("lr", require_positive("lr", lr)),)
     label = f"optimizer={name}" + ("" if lr is None else f"@{_number(lr)}")
     return Variant(label, "perturbation", changes=changes, optimizer=name)
+
+
+def momentum(value: float) -> Variant:
+    """SGD with momentum `value` at the learning rate × (1 − value): the same effective step
+    as plain SGD (the convention of `optimizer("sgd-momentum")`, which is momentum 0.9), so
+    the change is the momentum alone, not a larger step."""
+    if not _below_one(value):
+        raise ConfigurationError(f"momentum must be a number in (0, 1), got {value!r}")
+    return Variant(f"momentum={_number(value)}", "perturbation",
+                   (("optimizer", "sgd-momentum"), ("momentum", float(value))), lr_factor=1 - float(value))
+
+
+def _below_one(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and 0 < value < 1
 
 
 def batch_size(size: int) -> Variant:

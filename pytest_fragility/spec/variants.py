@@ -46,6 +46,12 @@ class Variant:
             data["lr_factor"] = self.lr_factor
         return data
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Variant":
+        """Inverse of `to_dict` (the example database stores variants this way)."""
+        return cls(data["name"], data["kind"], tuple(data.get("changes", {}).items()), data.get("optimizer"),
+                   data.get("lr_factor"))
+
     def __str__(self) -> str:
         return self.name
 
