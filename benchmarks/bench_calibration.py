@@ -60,7 +60,7 @@ def family_and_runs(name: str, budget: str, cache: Path) -> tuple[Any, Any]:
 
 def constructs(closed_form: bool) -> list[cal.Construct]:
     nulls = cal.null_constructs(CLOSED_FORM.base.exponent if closed_form else None)
-    return nulls + cal.fragile_constructs(TARGET, [r.name for r in LADDER])
+    return nulls + cal.fragile_constructs(TARGET, [r.name for r in LADDER], closed_form=closed_form)
 
 
 def task(args: tuple[str, str, str, int, float, int, str]) -> dict[str, Any]:

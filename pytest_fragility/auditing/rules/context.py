@@ -47,13 +47,15 @@ class Context:
             return stats.trend_difference(m, ca, cb, self._scale_of(attribute), level=self.level)
         return self._once(("exponent", attribute, a, b), compute)
 
-    def level_difference(self, a: str, b: str, attribute: str = "values") -> Estimate:
+    def level_difference(self, a: str, b: str, attribute: str = "values", level: float | None = None) -> Estimate:
         """Paired per-seed mean difference of b and a on the analysis scale (a log-ratio for
-        positive values)."""
+        positive values), at the audit's level unless `level` is given."""
+        level = self.level if level is None else level
+
         def compute() -> Estimate:
             _, ca, cb = self.aligned(a, b, attribute)
-            return stats.level_difference(ca, cb, self._scale_of(attribute), level=self.level)
-        return self._once(("level", attribute, a, b), compute)
+            return stats.level_difference(ca, cb, self._scale_of(attribute), level=level)
+        return self._once(("level", attribute, a, b, str(level)), compute)
 
     def unusable(self, variant: str) -> str | None:
         """Why a variant's curve cannot be judged (None when it can): no data, fewer than 2

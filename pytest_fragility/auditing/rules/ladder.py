@@ -8,7 +8,9 @@ log-difference); resolved with the same sign → it *follows*;
 otherwise the pair is *unresolved*. A reversal or a pair not separated makes the measure
 fragile (PAC-Bayes origin is the textbook case); every resolved pair followed makes it
 stable; anything else is inconclusive. A difference the measure merely fails to resolve
-is absence of evidence, never a failure. Kendall τ of the rungs' order is reported only.
+is absence of evidence, never a failure. The row is fragile if any pair is, so the measure's
+intervals are Bonferroni-corrected over the k pairs (level 1 − α/k). Kendall τ of the
+rungs' order is reported only.
 """
 
 from __future__ import annotations
@@ -35,13 +37,15 @@ def data(ctx: Context, rungs: Sequence[str]) -> CheckResult:
     names = ["base", *rungs]
     unusable = [reason for name in names if (reason := ctx.unusable(name))]
     usable = [name for name in names if not ctx.unusable(name)]
-    pairs = [_pair(ctx, a, b) for a, b in combinations(usable, 2)]
+    compared = list(combinations(usable, 2))
+    level = 1 - (1 - ctx.level) / max(1, len(compared))  # the row is fragile if any pair is: Bonferroni
+    pairs = [_pair(ctx, a, b, level) for a, b in compared]
     outcomes = [p["outcome"] for p in pairs]
     tau = _mean_tau(ctx, usable)
     confounded = _architecture_changes(ctx, rungs)
     result = CheckResult("data", "ladder", INCONCLUSIVE, "", tolerance=ctx.tolerances.data_fraction,
                          details={"rungs": names, "kendall_tau": tau, "pairs": pairs, "unusable": unusable,
-                                  "confounded": confounded})
+                                  "confounded": confounded, "pair_level": level})
     failing = [p["text"] for p in pairs if p["outcome"] in (REVERSES, NOT_SEPARATED)]
     judged = [p for p in pairs if p["outcome"] != NOT_JUDGED]
     order = "" if tau is None else f" (rungs ordered with Kendall τ = {tau:.2f})"
@@ -70,10 +74,11 @@ def _architecture_changes(ctx: Context, rungs: Sequence[str]) -> list[str]:
             for rung in rungs if base is not None and ctx.input_shapes.get(rung) not in (None, base)]
 
 
-def _pair(ctx: Context, a: str, b: str) -> dict[str, Any]:
-    """The judgement of one rung pair, with the numbers behind it."""
+def _pair(ctx: Context, a: str, b: str, level: float) -> dict[str, Any]:
+    """The judgement of one rung pair, with the numbers behind it; the measure's interval is at
+    the row's corrected `level`."""
     error = ctx.level_difference(a, b, "test_error")
-    measure = ctx.level_difference(a, b)
+    measure = ctx.level_difference(a, b, level=level)
     nearer = min(abs(error.low), abs(error.high)) if error.resolved else math.nan
     band = ctx.tolerances.data_fraction * ctx.shrink * nearer
     numbers = f"test error {fmt(error)}, measure {fmt(measure)}"
