@@ -11,8 +11,9 @@ from __future__ import annotations
 import pytest
 
 import pytest_fragility.auditing.engine  # noqa: F401  (numpy once per process: see test_plugin.py)
-import pytest_fragility.families
 from pytest_fragility import cli
+from tests.inner import isolate
+from tests.inner import run_fragility as run
 
 CONFTEST = """
 import pytest_fragility as pf
@@ -71,14 +72,7 @@ SCENARIOS = {
 
 @pytest.fixture(autouse=True)
 def isolated(monkeypatch):
-    for name in ("CI", "POWER", "FLIP", "CHECKS"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setattr(pytest_fragility.families, "_USER", dict(pytest_fragility.families._USER))
-
-
-def run(pytester, *args):
-    return pytester.runpytest("-p", "no:cacheprovider", "-W", "ignore::pytest.PytestAssertRewriteWarning",
-                              "--fragility", *args)
+    isolate(monkeypatch, "POWER", "FLIP", "CHECKS")
 
 
 @pytest.mark.parametrize("scenario", list(SCENARIOS))

@@ -8,6 +8,8 @@ follows from the formulas.
 
 from __future__ import annotations
 
+import json
+
 import matplotlib.figure  # noqa: F401  (the HTML report's figures: matplotlib once per process too)
 import pytest
 
@@ -15,9 +17,11 @@ import pytest_fragility.auditing.engine  # noqa: F401  (numpy once per process: 
 import pytest_fragility.families
 import pytest_fragility.plugin.session
 import pytest_fragility.report.plots  # noqa: F401
-import pytest_fragility.report.terminal
+import pytest_fragility.report.terminal  # noqa: F401  (loaded before any inner run)
 from pytest_fragility.errors import ConfigurationError
 from pytest_fragility.plugin import expectations
+from tests.inner import isolate
+from tests.inner import run_fragility as run
 
 CONFTEST = """
 import pytest_fragility as pf
@@ -64,9 +68,7 @@ def test_xfailed(run):
 
 @pytest.fixture(autouse=True)
 def isolated(monkeypatch):
-    for name in ("CI", "FLIPPED", "POWER", "FRAGILITY_CACHE_DIR"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setattr(pytest_fragility.families, "_USER", dict(pytest_fragility.families._USER))
+    isolate(monkeypatch, "FLIPPED", "POWER")
 
 
 @pytest.fixture
@@ -74,11 +76,6 @@ def toy(pytester):
     pytester.makeconftest(CONFTEST)
     pytester.makepyfile(test_flips=FLIPS)
     return pytester
-
-
-def run(pytester, *args):
-    return pytester.runpytest("-p", "no:cacheprovider", "-W", "ignore::pytest.PytestAssertRewriteWarning",
-                              "--fragility", *args)
 
 
 def summary(result):
@@ -112,8 +109,6 @@ def test_a_declared_row_that_stops_being_fragile_fails_saying_it_improved(toy, m
 
 def test_the_json_and_html_reports_say_what_was_declared_and_found(toy):
     run(toy, "-k", "declared_row", "--fragility-json", "out.json", "--fragility-report", "html")
-    import json
-
     audit, = json.loads((toy.path / "out.json").read_text())["audits"]
     assert audit["expect_verdict"] == {
         "held": True, "problems": [], "undeclared": "stable",

@@ -24,6 +24,8 @@ import pytest_fragility.plugin.profiles
 import pytest_fragility.plugin.session
 import pytest_fragility.report.terminal
 from pytest_fragility import cli
+from tests.inner import isolate
+from tests.inner import run_inner as run
 
 # pytester restores sys.modules after each in-process run, and numpy cannot be imported
 # twice in one process: the audit engine (which imports it), the plugin's session and the
@@ -96,13 +98,7 @@ ANSI = "\x1b["
 
 @pytest.fixture(autouse=True)
 def isolated(monkeypatch):
-    """Settings from the outer environment must not leak into the inner runs, nor the
-    families and profiles that inner conftests register out of them."""
-    for name in ("CI", "NO_COLOR", "FORCE_COLOR", "TOY_POWER", "FRAGILITY_CACHE_DIR", "FRAGILITY_DEVICE",
-                 "FRAGILITY_DATA_DIR"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setattr(pytest_fragility.families, "_USER", dict(pytest_fragility.families._USER))
-    monkeypatch.setattr(pytest_fragility.plugin.profiles, "_PROFILES", dict(pytest_fragility.plugin.profiles._PROFILES))
+    isolate(monkeypatch, "TOY_POWER")
 
 
 @pytest.fixture
@@ -111,12 +107,6 @@ def toy(pytester):
     pytester.makeconftest(TOY_CONFTEST)
     pytester.makepyfile(test_toy=TOY_TESTS)
     return pytester
-
-
-def run(pytester, *args):
-    # In-process runs find pytest_fragility already imported by this process, too late for
-    # assertion rewriting; pytest warns about it, which a real run never sees.
-    return pytester.runpytest("-p", "no:cacheprovider", "-W", "ignore::pytest.PytestAssertRewriteWarning", *args)
 
 
 def read_json(path):

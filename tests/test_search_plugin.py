@@ -21,7 +21,8 @@ import pytest_fragility.report.search_html  # noqa: F401
 import pytest_fragility.report.search_plots  # noqa: F401
 import pytest_fragility.report.search_terminal  # noqa: F401
 import pytest_fragility.searching.engine  # noqa: F401
-from pytest_fragility.searching import axes
+from tests.inner import isolate
+from tests.inner import run_fragility as run
 
 CONFTEST = """
 import pytest_fragility as pf
@@ -64,10 +65,7 @@ def test_never_searched(run):
 
 @pytest.fixture(autouse=True)
 def isolated(monkeypatch):
-    for name in ("CI", "TOY_FLIP", "FRAGILITY_CACHE_DIR"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setattr(pytest_fragility.families, "_USER", dict(pytest_fragility.families._USER))
-    monkeypatch.setattr(axes, "_registered", dict(axes._registered))
+    isolate(monkeypatch, "TOY_FLIP")
 
 
 @pytest.fixture
@@ -75,11 +73,6 @@ def toy(pytester):
     pytester.makeconftest(CONFTEST)
     pytester.makepyfile(test_toy=TESTS)
     return pytester
-
-
-def run(pytester, *args):
-    return pytester.runpytest("-p", "no:cacheprovider", "-W", "ignore::pytest.PytestAssertRewriteWarning",
-                              "--fragility", *args)
 
 
 def saved(pytester):

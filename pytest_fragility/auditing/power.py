@@ -54,7 +54,8 @@ def _typical(estimates: list[Estimate], level: float, power: float) -> float:
     return stats.detectable(median(e.se for e in usable), min(e.n_seeds for e in usable), level=level, power=power)
 
 
-def _sentence(found: dict[str, Any], scale: str) -> str:
+def detectable_effects(found: dict[str, Any], scale: str) -> list[str]:
+    """The perturbation effects in `found` that can be detected, in words (also a search's)."""
     parts = []
     if math.isfinite(found["exponent_change"]):
         parts.append(f"an exponent change ≥ {found['exponent_change']:.2f}")
@@ -63,6 +64,11 @@ def _sentence(found: dict[str, Any], scale: str) -> str:
         parts.append(f"a value change ≥ {ratio(value)}" if scale == "positive" else f"a value change ≥ {value:.2f}")
     if math.isfinite(found["trend_slope"]):
         parts.append(f"the sign of a trend once |trend| ≥ {found['trend_slope']:.3f}")
+    return parts
+
+
+def _sentence(found: dict[str, Any], scale: str) -> str:
+    parts = detectable_effects(found, scale)
     if math.isfinite(found["rung_log_ratio"]):
         parts.append(f"test-error differences between rungs ≥ {ratio(found['rung_log_ratio'])}")
     power = f"{found['power']:.0%} power"

@@ -14,7 +14,7 @@ from pathlib import Path
 from statistics import median
 from typing import Any
 
-from pytest_fragility.auditing.rules.bands import ratio
+from pytest_fragility.auditing.power import detectable_effects
 from pytest_fragility.files import dumps, plain
 from pytest_fragility.searching.axes import Axis
 from pytest_fragility.searching.bisect import RayOutcome
@@ -120,14 +120,7 @@ class SearchResult:
 
 
 def _power_sentence(figures: dict[str, Any], scale: str, points: int) -> str:
-    parts = []
-    if math.isfinite(figures["exponent_change"]):
-        parts.append(f"an exponent change ≥ {figures['exponent_change']:.2f}")
-    if math.isfinite(figures["value_log_ratio"]):
-        value = figures["value_log_ratio"]
-        parts.append(f"a value change ≥ {ratio(value)}" if scale == "positive" else f"a value change ≥ {value:.2f}")
-    if math.isfinite(figures["trend_slope"]):
-        parts.append(f"the sign of a trend once |trend| ≥ {figures['trend_slope']:.3f}")
+    parts = detectable_effects(figures, scale)
     if not parts:
         return "no point of this search had an interval: nothing could be detected at this budget"
     text = (f"with {figures['n_seeds']} seeds each point detects " + ", ".join(parts)

@@ -20,8 +20,10 @@ import pytest_fragility.report.environment
 import pytest_fragility.report.html
 import pytest_fragility.report.json_report
 import pytest_fragility.report.plots
-import pytest_fragility.report.terminal
+import pytest_fragility.report.terminal  # noqa: F401  (loaded before any inner run)
 from tests.faults.processes import read_only
+from tests.inner import isolate
+from tests.inner import run_fragility as run
 
 # pytester restores sys.modules after each in-process run and torch and numpy cannot be
 # imported twice: the modules the inner runs use are imported above, before any run.
@@ -55,11 +57,7 @@ def test_infinite_spread(run):
 
 @pytest.fixture(autouse=True)
 def isolated(monkeypatch):
-    for name in ("CI", "FRAGILITY_CACHE_DIR", "OCCUPY_JSON"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setattr(pytest_fragility.families, "_USER", dict(pytest_fragility.families._USER))
-    monkeypatch.setattr(pytest_fragility.plugin.profiles, "_PROFILES",
-                        dict(pytest_fragility.plugin.profiles._PROFILES))
+    isolate(monkeypatch, "OCCUPY_JSON")
 
 
 @pytest.fixture
@@ -67,11 +65,6 @@ def project(pytester):
     pytester.makeconftest(CONFTEST)
     pytester.makepyfile(test_closed=TESTS)
     return pytester
-
-
-def run(pytester, *args):
-    return pytester.runpytest("-p", "no:cacheprovider", "-W", "ignore::pytest.PytestAssertRewriteWarning",
-                              "--fragility", *args)
 
 
 def _temporaries(root):
