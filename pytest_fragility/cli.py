@@ -334,6 +334,14 @@ def _audit_key(audit: dict[str, Any]) -> tuple[str, str, str]:
     return audit.get("test") or "", audit["measure"], audit["family"]
 
 
+def _training_options(parser: argparse.ArgumentParser) -> None:
+    """Where networks come from: the cache, local data and the executor (audit and search alike)."""
+    parser.add_argument("--cache", help="model cache (default FRAGILITY_CACHE_DIR or ./.fragility)")
+    parser.add_argument("--data-dir", help="folder of local datasets (default FRAGILITY_DATA_DIR)")
+    parser.add_argument("--executor", choices=("local", "ray"), default="local", help="where networks train")
+    parser.add_argument("--ray-address", help="Ray cluster (default RAY_ADDRESS, else a local Ray)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fragility", description="Audit generalization measures for fragility.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -348,12 +356,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--form", choices=("bound", "raw"), default="bound", help="audited form of the measures")
     run.add_argument("--report", default="fragility-report", help="HTML report folder (default fragility-report)")
     run.add_argument("--json", help="JSON report path (default <report>/report.json)")
-    run.add_argument("--cache", help="model cache (default FRAGILITY_CACHE_DIR or ./.fragility)")
-    run.add_argument("--data-dir", help="folder of local datasets (default FRAGILITY_DATA_DIR)")
     run.add_argument("--fail-on", choices=FAIL_ON, default="never",
                      help="exit 1 when a measure is fragile (or inconclusive); default never")
-    run.add_argument("--executor", choices=("local", "ray"), default="local", help="where networks train")
-    run.add_argument("--ray-address", help="Ray cluster (default RAY_ADDRESS, else a local Ray)")
+    _training_options(run)
     run.add_argument("--no-progress", action="store_true", help="no progress bars")
     run.set_defaults(handler=command_audit)
     find = sub.add_parser("search", help="search for the nearest benign training change that breaks a measure")
@@ -368,12 +373,9 @@ def build_parser() -> argparse.ArgumentParser:
     find.add_argument("--form", choices=("bound", "raw"), default="bound", help="audited form of the measures")
     find.add_argument("--report", default="fragility-search", help="HTML folder (default fragility-search)")
     find.add_argument("--json", help="JSON report path (default <report>/search.json)")
-    find.add_argument("--cache", help="model cache (default FRAGILITY_CACHE_DIR or ./.fragility)")
-    find.add_argument("--data-dir", help="folder of local datasets (default FRAGILITY_DATA_DIR)")
     find.add_argument("--fail-on", choices=("counterexample", "never"), default="never",
                       help="exit 1 when a counterexample is found; default never")
-    find.add_argument("--executor", choices=("local", "ray"), default="local", help="where networks train")
-    find.add_argument("--ray-address", help="Ray cluster (default RAY_ADDRESS, else a local Ray)")
+    _training_options(find)
     find.add_argument("--no-progress", action="store_true", help="no progress bars or per-point lines")
     find.set_defaults(handler=command_search)
     listing = sub.add_parser("families", help="list families (and whether local data is present)")
