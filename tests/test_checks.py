@@ -372,6 +372,29 @@ def test_a_measure_whose_interval_sits_inside_the_band_does_not_separate_the_pai
     assert pair["band"] == pytest.approx(0.25 * error_level["low"], rel=1e-9)
 
 
+SEED_SHIFTS = np.array([1.0, 1.6, 0.4, 1.0])  # mean 1, t = 4.1 over 4 seeds: beyond 3.18, short of 4.86
+
+
+@pytest.mark.parametrize("sign, outcome, verdict", [(+1, "follows", STABLE), (-1, "unresolved", INCONCLUSIVE)])
+def test_a_pair_follows_at_the_row_level_and_reverses_only_at_the_corrected_level(sign, outcome, verdict):
+    """Stable needs every pair to follow (intersection-union: level α as it is); fragile needs
+    any pair to fail, so a reversal must hold at 1 − α/3. A shift whose t over 4 seeds is 4.1
+    resolves at the row's 95% (t ≤ 3.18) but not at 1 − 0.05/3 (t ≤ 4.86)."""
+    law = 3.0 * SIZES ** -0.5 * np.ones((len(SEEDS), 1))
+    shifts = {"base": 0.0 * SEED_SHIFTS, "r1": sign * SEED_SHIFTS, "r2": 2.5 + 0.1 * SEED_SHIFTS}
+    error_levels = {"base": 1.0, "r1": 1.5, "r2": 2.25}
+    rungs = [curve(name, law * np.exp(shifts[name])[:, None],
+                   noisy(error_levels[name] * BASE_ERROR, 0.01, seed=80 + i), kind="base" if i == 0 else "rung")
+             for i, name in enumerate(shifts)]
+    result = ladder.data(context(*rungs), ["r1", "r2"])
+    (pair,) = [p for p in result.details["pairs"] if p["pair"] == ["base", "r1"]]
+    assert pair["outcome"] == outcome
+    assert pair["measure_level"]["level"] == 0.95
+    assert pair["measure_level_corrected"]["level"] == pytest.approx(1 - 0.05 / 3)
+    assert result.details["pair_level"] == pytest.approx(1 - 0.05 / 3)
+    assert result.verdict == verdict
+
+
 def test_ladder_that_test_error_does_not_separate_is_inconclusive():
     flat_ladder = ClosedFormFamily("flat-ladder")  # every rung has the base error law
     check = data_row(audit(lambda run: run.test_error, flat_ladder, data=RUNGS, progress=False))

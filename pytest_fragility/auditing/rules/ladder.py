@@ -8,8 +8,10 @@ log-difference); resolved with the same sign → it *follows*;
 otherwise the pair is *unresolved*. A reversal or a pair not separated makes the measure
 fragile (PAC-Bayes origin is the textbook case); every resolved pair followed makes it
 stable; anything else is inconclusive. A difference the measure merely fails to resolve
-is absence of evidence, never a failure. The row is fragile if any pair is, so the measure's
-intervals are Bonferroni-corrected over the k pairs (level 1 − α/k). Kendall τ of the
+is absence of evidence, never a failure. The row is fragile if *any* pair is, so the
+intervals that find a pair reversed or not separated are Bonferroni-corrected over the k pairs
+(level 1 − α/k); it is stable only if *every* judged pair follows, an intersection-union claim
+whose level is already α, so "follows" reads the interval at the row's level. Kendall τ of the
 rungs' order is reported only.
 """
 
@@ -74,26 +76,31 @@ def _architecture_changes(ctx: Context, rungs: Sequence[str]) -> list[str]:
             for rung in rungs if base is not None and ctx.input_shapes.get(rung) not in (None, base)]
 
 
-def _pair(ctx: Context, a: str, b: str, level: float) -> dict[str, Any]:
-    """The judgement of one rung pair, with the numbers behind it; the measure's interval is at
-    the row's corrected `level`."""
+def _pair(ctx: Context, a: str, b: str, corrected_level: float) -> dict[str, Any]:
+    """The judgement of one rung pair, with the numbers behind it: a failure is read from the
+    measure's interval at `corrected_level`, "follows" from its interval at the row's level."""
     error = ctx.level_difference(a, b, "test_error")
-    measure = ctx.level_difference(a, b, level=level)
+    corrected = ctx.level_difference(a, b, level=corrected_level)
+    nominal = ctx.level_difference(a, b)
     nearer = min(abs(error.low), abs(error.high)) if error.resolved else math.nan
     band = ctx.tolerances.data_fraction * ctx.shrink * nearer
-    numbers = f"test error {fmt(error)}, measure {fmt(measure)}"
+
+    def numbers(measure: Estimate) -> str:
+        return f"test error {fmt(error)}, measure {fmt(measure)}"
+
     if not error.resolved:
-        outcome, text = NOT_JUDGED, f"{a}→{b}: {numbers}"
-    elif measure.resolved and measure.sign != error.sign:
-        outcome, text = REVERSES, f"reverses {a}→{b} ({numbers})"
-    elif measure.within(band):
-        outcome, text = NOT_SEPARATED, f"does not separate {a}→{b} ({numbers}, inside ±{band:.3g})"
-    elif measure.resolved:
-        outcome, text = FOLLOWS, f"follows {a}→{b} ({numbers})"
-    else:
-        outcome, text = UNRESOLVED, f"{a}→{b} unresolved ({numbers}; {unresolved_sign(measure)})"
-    return {"pair": [a, b], "outcome": outcome, "text": text, "band": band,
-            "error_level": error.to_dict(), "measure_level": measure.to_dict(),
+        outcome, text = NOT_JUDGED, f"{a}→{b}: {numbers(nominal)}"
+    elif corrected.resolved and corrected.sign != error.sign:
+        outcome, text = REVERSES, f"reverses {a}→{b} ({numbers(corrected)})"
+    elif corrected.within(band):
+        outcome, text = NOT_SEPARATED, f"does not separate {a}→{b} ({numbers(corrected)}, inside ±{band:.3g})"
+    elif nominal.resolved and nominal.sign == error.sign:
+        outcome, text = FOLLOWS, f"follows {a}→{b} ({numbers(nominal)})"
+    else:  # neither interval shows a sign that decides: the opposite sign needs the corrected one
+        shown = corrected if nominal.resolved else nominal
+        outcome, text = UNRESOLVED, f"{a}→{b} unresolved ({numbers(shown)}; {unresolved_sign(shown)})"
+    return {"pair": [a, b], "outcome": outcome, "text": text, "band": band, "error_level": error.to_dict(),
+            "measure_level": nominal.to_dict(), "measure_level_corrected": corrected.to_dict(),
             "error_exponent_difference": _exponents(ctx, a, b, "test_error"),
             "measure_exponent_difference": _exponents(ctx, a, b, "values")}
 
