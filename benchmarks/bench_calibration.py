@@ -126,11 +126,12 @@ def report(rows: list[dict[str, Any]]) -> None:
     for grid, construct, text in by_noise(nulls, lambda r: percent(r["family_wise_false_fragile"]) + _checks(r)):
         print(f"| {grid} | {construct} | {text} | {inconclusive[grid, construct]} |")
     print("\n### Power: the planted row says `fragile` (%), s = 0.05 / 0.2 / 0.5\n")
-    print("| grid | construct | power | inconclusive audits |")
+    print("The planted row's other verdicts are `inconclusive` or, wrongly, `stable` (last column).\n")
+    print("| grid | construct | power | planted row `stable` |")
     print("|---|---|---|---|")
-    inconclusive = {(g, c): v for g, c, v in by_noise(planted, lambda r: percent(r["inconclusive"]))}
+    wrong = {(g, c): v for g, c, v in by_noise(planted, lambda r: percent(r["false_stable"]))}
     for grid, construct, text in by_noise(planted, lambda r: percent(r["power"])):
-        print(f"| {grid} | {construct} | {text} | {inconclusive[grid, construct]} |")
+        print(f"| {grid} | {construct} | {text} | {wrong[grid, construct]} |")
     print("\n### Coverage of nominal-95% intervals where the truth is known (%), lowest–highest over s\n")
     print("| grid | estimate | construct | coverage |")
     print("|---|---|---|---|")
@@ -169,6 +170,9 @@ def targets(rows: list[dict[str, Any]]) -> None:
     print(f"- power ≥ {POWER_MIN:.0%} at the quick budget for s ≤ 0.2: weakest {weakest['construct']} on "
           f"{weakest['grid']} s={weakest['s']:g}: {percent(weakest['power'])}% "
           f"({'met' if weakest['power'] >= POWER_MIN - slack else 'NOT met'})")
+    wrong = max((r for r in rows if r["fragile"]), key=lambda r: r["false_stable"])
+    print(f"- a planted fragility called stable: at most {percent(wrong['false_stable'])}% "
+          f"({wrong['construct']} on {wrong['grid']} s={wrong['s']:g})")
     exact = [r for r in rows if r["construct"] == "e (exact)" and r["grid"].endswith("quick")]
     print("- test error itself is stable at the quick budget: "
           + ", ".join(f"{r['grid']}: {percent(r['verdicts'].get('stable', 0.0))}% stable" for r in exact))

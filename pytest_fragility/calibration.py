@@ -21,7 +21,7 @@ from statistics import mean
 from typing import Any, Callable, Sequence
 
 from pytest_fragility.auditing.engine import audit
-from pytest_fragility.auditing.verdict import FRAGILE, INCONCLUSIVE
+from pytest_fragility.auditing.verdict import FRAGILE, INCONCLUSIVE, STABLE
 from pytest_fragility.runs.run import Run
 from pytest_fragility.spec.variants import Variant
 from pytest_fragility.testing import standard_normal
@@ -137,6 +137,7 @@ class Tally:
     replicates: int = 0
     any_fragile: int = 0
     target_fragile: int = 0
+    target_stable: int = 0  # the planted row called stable: a wrong stable
     overall: dict[str, int] = field(default_factory=dict)
     check_fragile: dict[str, list[float]] = field(default_factory=dict)  # check → per-replicate fraction of rows
     covered: dict[str, int] = field(default_factory=dict)
@@ -152,6 +153,7 @@ class Tally:
             "replicates": self.replicates,
             "family_wise_false_fragile": None if self.construct.fragile else self.rate(self.any_fragile),
             "power": self.rate(self.target_fragile) if self.construct.fragile else None,
+            "false_stable": self.rate(self.target_stable) if self.construct.fragile else None,
             "check_fragile": checks,
             "verdicts": {v: self.rate(n) for v, n in sorted(self.overall.items())},
             "inconclusive": self.rate(self.overall.get(INCONCLUSIVE, 0)),
@@ -183,7 +185,9 @@ def _count(tally: Tally, result: Any) -> None:
         tally.check_fragile.setdefault(check, []).append(sum(c.verdict == FRAGILE for c in mine) / len(mine))
     target = tally.construct.target
     if target is not None:
-        tally.target_fragile += any((c.check, c.variant) == target and c.verdict == FRAGILE for c in rows)
+        planted = [c.verdict for c in rows if (c.check, c.variant) == target]
+        tally.target_fragile += FRAGILE in planted
+        tally.target_stable += STABLE in planted
     for name, true in tally.construct.truth.items():
         estimate = _estimate_of(result, name, target)
         if estimate is not None and estimate.has_interval:

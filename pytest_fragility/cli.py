@@ -112,7 +112,7 @@ def command_audit(args: argparse.Namespace) -> int:
     from pytest_fragility.report.environment import environment
     from pytest_fragility.report.html import write_html
     from pytest_fragility.report.json_report import build_report, write_report
-    from pytest_fragility.report.terminal import convergence_lines, print_lines, render_summary
+    from pytest_fragility.report.terminal import convergence_lines, power_summary, print_lines, render_summary
     from pytest_fragility.runs.cache import Cache, default_cache_dir
     from pytest_fragility.train.executors import get_executor
 
@@ -150,8 +150,9 @@ def command_audit(args: argparse.Namespace) -> int:
     rows = [{"test": p["measure"], "audit": p} for p in payloads]
     console.out(render_summary(rows, color=console.is_terminal, width=console.width, label="measure"))
     lost = convergence_lines(payloads[0], "") if payloads else []  # every audit read the same runs
-    if lost:
-        console.out(print_lines(lost, color=console.is_terminal))
+    detectable = power_summary(payloads)
+    if lost or detectable:
+        console.out(print_lines([*lost, *([detectable] if detectable else [])], color=console.is_terminal))
     command = _command_line(args.argv)
     networks = {"total": len(runs), "trained": training.trained, "cached": training.cached,
                 "non_converged": runs.non_converged, "failed": len(training.failed)}

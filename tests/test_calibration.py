@@ -42,6 +42,13 @@ def test_family_wise_false_fragile_rate_is_at_most_five_percent(budget, construc
 def test_quick_budget_finds_every_planted_fragility_with_80_percent_power(construct):
     result = tally(FRAGILE[construct], "quick", 0.2, replicates=30)
     assert result.target_fragile >= 19  # P(≤ 18 of 30 | 80%) < 1%
+    assert result.target_stable == 0  # a planted fragility is never called stable at this noise
+
+
+@pytest.mark.parametrize("construct", ["trend flip", "Δβ = 0.5", "×2.25"])
+def test_a_planted_fragility_the_data_cannot_show_is_inconclusive_not_stable(construct):
+    result = tally(FRAGILE[construct], "smoke", 0.5, replicates=30)
+    assert result.target_fragile <= 5 and result.target_stable <= 1  # a dry run: mostly inconclusive
 
 
 def test_intervals_cover_at_their_level_with_seed_offsets():

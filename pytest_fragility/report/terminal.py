@@ -9,6 +9,8 @@ long reason stays one line in a CI log, and a terminal wraps it for display.
 from __future__ import annotations
 
 import io
+import math
+from statistics import median
 from typing import Any, Iterable
 
 from rich.console import Console
@@ -89,6 +91,32 @@ def _power_line(audit: dict[str, Any]) -> list[Any]:
         return []
     dry = (audit.get("power") or {}).get("dry_run")
     return ["\n", (text[0].upper() + text[1:] + ".", "yellow" if dry else "dim")]
+
+
+def power_summary(audits: list[dict[str, Any]]) -> Text | None:
+    """One line for many audits of one grid: what they could detect, as the median over the
+    audits with the range beside it (each audit's own sentence is in the reports)."""
+    found = [a["power"] for a in audits if a.get("power")]
+    if not found:
+        return None
+
+    def spread(key: str, show: Any) -> str | None:
+        values = sorted(f[key] for f in found if math.isfinite(f.get(key, math.nan)))
+        if not values:
+            return None
+        return f"{show(median(values))} [{show(values[0])}–{show(values[-1])}]"
+
+    parts = [f"{name} {text}" for name, text in (
+        ("an exponent change ≥", spread("exponent_change", lambda v: f"{v:.2f}")),
+        ("a value change ≥", spread("value_log_ratio", lambda v: f"×{math.exp(v):.2f}")),
+        ("the sign of a trend once |trend| ≥", spread("trend_slope", lambda v: f"{v:.3f}"))) if text]
+    seeds = max(f["n_seeds"] for f in found)
+    text = (f"with {seeds} seeds these {len(found)} audits detect, with {found[0]['power']:.0%} power (median "
+            f"[range] over measures): {', '.join(parts) if parts else 'nothing'}; each audit's own in the report")
+    if any(f.get("dry_run") for f in found):
+        return Text("a dry run of the machinery, not a verdict: " + text + "; use the quick budget to decide",
+                    style="yellow")
+    return Text(text[0].upper() + text[1:], style="dim")
 
 
 def convergence_lines(audit: dict[str, Any], indent: str) -> list[Text]:
