@@ -16,6 +16,7 @@ from typing import Any, Iterable
 from rich.console import Console
 from rich.text import Text
 
+from pytest_fragility.auditing.rules.bands import ratio
 from pytest_fragility.report import convergence
 
 VERDICT_STYLE = {"stable": "green", "fragile": "bold red", "inconclusive": "yellow",
@@ -108,7 +109,7 @@ def power_summary(audits: list[dict[str, Any]]) -> Text | None:
 
     parts = [f"{name} {text}" for name, text in (
         ("an exponent change ≥", spread("exponent_change", lambda v: f"{v:.2f}")),
-        ("a value change ≥", spread("value_log_ratio", lambda v: f"×{math.exp(v):.2f}")),
+        ("a value change ≥", spread("value_log_ratio", ratio)),
         ("the sign of a trend once |trend| ≥", spread("trend_slope", lambda v: f"{v:.3f}"))) if text]
     seeds = max(f["n_seeds"] for f in found)
     text = (f"with {seeds} seeds these {len(found)} audits detect, with {found[0]['power']:.0%} power (median "
