@@ -46,7 +46,7 @@ def test_the_terminal_says_what_the_audits_could_detect_and_that_smoke_is_a_dry_
           "--no-progress"])
     out = capsys.readouterr().out
     line = next(line for line in out.splitlines() if "audits detect" in line)
-    assert line.startswith("a dry run of the machinery, not a verdict: with 2 seeds these 4 audits detect, "
+    assert line.startswith("A dry run of the machinery, not a verdict: with 2 seeds these 4 audits detect, "
                            "with 80% power (median [range] over measures): an exponent change ≥ ")
     assert line.endswith("; use the quick budget to decide")
 

@@ -115,7 +115,7 @@ def power_summary(audits: list[dict[str, Any]]) -> Text | None:
     text = (f"with {seeds} seeds these {len(found)} audits detect, with {found[0]['power']:.0%} power (median "
             f"[range] over measures): {', '.join(parts) if parts else 'nothing'}; each audit's own in the report")
     if any(f.get("dry_run") for f in found):
-        return Text("a dry run of the machinery, not a verdict: " + text + "; use the quick budget to decide",
+        return Text(f"A dry run of the machinery, not a verdict: {text}; use the quick budget to decide",
                     style="yellow")
     return Text(text[0].upper() + text[1:], style="dim")
 
