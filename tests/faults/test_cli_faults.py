@@ -86,8 +86,11 @@ def test_ctrl_c_is_one_line_and_exit_130(tmp_path):
     command = [sys.executable, "-m", "pytest_fragility", "audit", "--family", "fcn-digits", "--budget", "smoke",
                "--measures", "params", "--no-progress", "--cache", str(tmp_path / "cache"),
                "--report", str(tmp_path / "report")]
+    # A shell's background job (`cmd &`) ignores SIGINT and its children inherit that, so Python
+    # would never raise KeyboardInterrupt: the child gets the default disposition back.
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               env={**os.environ, "PYTHONUNBUFFERED": "1"})
+                               env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     assert process.stdout.readline().startswith("fragility audit:")  # past argument checks: training starts
     process.send_signal(signal.SIGINT)
     out, err = process.communicate(timeout=120)
