@@ -218,11 +218,11 @@ def command_search(args: argparse.Namespace) -> int:
     report_dir.mkdir(parents=True, exist_ok=True)  # an unwritable report folder fails before any training
     console.print(f"[bold]fragility search[/bold]: {', '.join(names)} on {family.name}, budget {args.budget}, axes "
                   f"{', '.join(a.name for a in chosen)}, at most {args.max_networks or 'any number of'} networks "
-                  f"per measure; cache {store.root}")
+                  f"per measure; cache {store.root}", soft_wrap=True)
 
     def show(point: Any) -> None:
         console.print(f"  {point.axis:<16} {point.variant.name:<24} {point.state:<15} "
-                      f"({point.trained} trained)", highlight=False)
+                      f"({point.trained} trained)", highlight=False, soft_wrap=True)
 
     executor = get_executor(args.executor, address=args.ray_address)
     results = []
@@ -238,7 +238,7 @@ def command_search(args: argparse.Namespace) -> int:
     json_path = Path(args.json) if args.json else report_dir / "search.json"
     write_report(json_path, document)
     page = write_search_html(report_dir, results, command)
-    console.print(f"report: {page}  json: {json_path}")
+    console.print(f"report: {page}  json: {json_path}", soft_wrap=True)
     return 1 if args.fail_on == "counterexample" and any(r["counterexample"] for r in results) else 0
 
 

@@ -12,6 +12,10 @@ def test_search_command_writes_the_block_json_and_page(shared_cache, tmp_path, c
     assert code == 0  # --fail-on defaults to never
     out = capsys.readouterr().out
     assert "fragility search of path_norm on fcn-mnist5k" in out and "dry run of the machinery" in out
+    lines = out.splitlines()  # piped: every line whole, however long (the cache path makes these > 80)
+    assert any(line.startswith("fragility search: path_norm") and line.endswith(f"cache {shared_cache}")
+               for line in lines)
+    assert any(line.startswith("report: ") and line.endswith(str(tmp_path / "search.json")) for line in lines)
     (search,) = json.loads((tmp_path / "search.json").read_text())["searches"]
     assert search["measure"] == "path_norm" and search["budget"] == "smoke"
     assert search["networks"]["used"] <= 18 and search["networks"]["points"] == 2
