@@ -44,7 +44,8 @@ def _cell(verdict: str | None, title: str = "") -> str:
     return f'<td class="verdict" style="background:{color}" title="{_e(title)}">{_e(verdict)}</td>'
 
 
-def _estimate(value: Any, ci: Any) -> str:
+def interval_text(value: Any, ci: Any) -> str:
+    """A value with its interval, like +0.123 [+0.10, +0.15], or "—" (the search page uses it too)."""
     if value is None:
         return "—"
     text = f"{value:+.3f}"
@@ -53,11 +54,12 @@ def _estimate(value: Any, ci: Any) -> str:
     return text
 
 
-def _base_estimate(e: dict[str, Any] | None) -> str:
+def estimate_text(e: dict[str, Any] | None) -> str:
+    """An `Estimate.to_dict()` as `interval_text` writes it."""
     if not e or e.get("value") is None:
         return "—"
     ci = [e["low"], e["high"]] if e.get("low") is not None and e.get("high") is not None else None
-    return _estimate(e["value"], ci)
+    return interval_text(e["value"], ci)
 
 
 def figure_key(audit: dict[str, Any]) -> str:
@@ -113,9 +115,9 @@ def _audit_section(i: int, audit: dict[str, Any], figure: str | None) -> str:
     runs = audit["runs"]
     rows = "".join(
         f"<tr><td>{_e(c['check'])}</td><td>{_e(c['variant'])}</td>{_cell(c['verdict'])}"
-        f"<td>{_e(_estimate(c['measure_exponent'], c['measure_exponent_ci']))}</td>"
-        f"<td>{_e(_base_estimate(c.get('base_measure_exponent')))}</td>"
-        f"<td>{_e(_estimate(c['error_exponent'], c['error_exponent_ci']))}</td>"
+        f"<td>{_e(interval_text(c['measure_exponent'], c['measure_exponent_ci']))}</td>"
+        f"<td>{_e(estimate_text(c.get('base_measure_exponent')))}</td>"
+        f"<td>{_e(interval_text(c['error_exponent'], c['error_exponent_ci']))}</td>"
         f"<td>{_e(c['reason'])}</td></tr>" for c in audit["checks"])
     trend = "exponent β (slope of ln μ vs ln m)" if audit["scale"] == "positive" else "slope of μ vs ln m"
     pred = audit.get("predictiveness") or {}

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_fragility.files import atomic_write
+from pytest_fragility.report.html import estimate_text, interval_text
 
 STATE_COLORS = {"counterexample": "#f6c6c6", "holds": "#d8f0d8", "not-benign": "#d5ecf5", "unresolved": "#fbeec1"}
 STYLE = """
@@ -33,15 +34,6 @@ def _state(state: str) -> str:
     return f'<td style="background:{STATE_COLORS.get(state, "#fff")}">{_e(state)}</td>'
 
 
-def _interval(estimate: dict[str, Any] | None) -> str:
-    if not estimate or estimate.get("value") is None:
-        return "—"
-    text = f"{estimate['value']:+.3f}"
-    if estimate.get("low") is not None and estimate.get("high") is not None:
-        text += f" [{estimate['low']:+.2f}, {estimate['high']:+.2f}]"
-    return text
-
-
 def _rows(point: dict[str, Any]) -> str:
     lines = ["<table><tr><th>check</th><th>verdict</th><th>reason</th></tr>"]
     for row in [point["benign"], *point["rows"]]:
@@ -54,11 +46,9 @@ def _points(search: dict[str, Any]) -> str:
              "<th>test-error Δβ</th><th>measure exponent</th><th>broken</th></tr>"]
     for point in sorted(search["points"], key=lambda p: (p["axis"], p["distance"])):
         trend = next((r for r in point["rows"] if r.get("measure_exponent") is not None), {})
-        exponent = _interval({"value": trend.get("measure_exponent"),
-                              "low": (trend.get("measure_exponent_ci") or [None, None])[0],
-                              "high": (trend.get("measure_exponent_ci") or [None, None])[1]})
+        exponent = interval_text(trend.get("measure_exponent"), trend.get("measure_exponent_ci"))
         lines.append(f"<tr><td>{_e(point['axis'])}</td><td>{_e(point['name'])}</td><td>{point['distance']:.2f}</td>"
-                     f"{_state(point['state'])}<td>{_interval(point['benign'].get('difference'))}</td>"
+                     f"{_state(point['state'])}<td>{estimate_text(point['benign'].get('difference'))}</td>"
                      f"<td>{exponent}</td><td>{_e(', '.join(point['broken']))}</td></tr>")
     return "\n".join(lines) + "</table>"
 

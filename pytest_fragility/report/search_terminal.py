@@ -15,8 +15,7 @@ from typing import Any
 
 from rich.text import Text
 
-from pytest_fragility.report.terminal import console, rendered
-from pytest_fragility.report.terminal import verdict_text as _verdict
+from pytest_fragility.report.terminal import print_lines, row_line
 
 STATE_STYLE = {"counterexample": "bold red", "holds": "green", "not-benign": "cyan", "unresolved": "yellow"}
 
@@ -45,11 +44,6 @@ def _state(state: str) -> Text:
     return Text(state, style=STATE_STYLE.get(state, ""))
 
 
-def _row(row: dict[str, Any]) -> Text:
-    return Text.assemble("  ", (f"{row['check']:<9}", "bold"), _verdict(row["verdict"]),
-                         " " * max(1, 13 - len(row["verdict"])), row["reason"])
-
-
 def _ray(ray: dict[str, Any], points: dict[str, dict[str, Any]]) -> Text:
     tried = Text("" if ray["points"] else "nothing")
     for i, name in enumerate(ray["points"]):
@@ -76,9 +70,7 @@ def point_lines(point: dict[str, Any]) -> list[Text]:
     lines = [Text.assemble(("Falsifying perturbation: ", "bold"), (point["name"], "bold red"),
                            f"  (axis {point['axis']}, {point['distance']:.2f} of its searched range"
                            + (", replayed from the example database" if point["replayed"] else "") + ")")]
-    lines.append(Text.assemble("  ", ("benign   ", "bold"), _verdict(point["benign"]["verdict"]), "       ",
-                               point["benign"]["reason"]))
-    return lines + [_row(row) for row in point["rows"]]
+    return lines + [row_line(row, "  ", width=9) for row in [point["benign"], *point["rows"]]]
 
 
 def render_replay(measure: str, family: str, points: list[dict[str, Any]], *, color: bool) -> str:
@@ -90,7 +82,7 @@ def render_replay(measure: str, family: str, points: list[dict[str, Any]], *, co
         lines += point_lines(point)
     lines.append(Text("Fix the measure, or remove the example from the database; an example that no longer "
                       "breaks it is removed on the next run.", style="dim"))
-    return _render(lines, color)
+    return print_lines(lines, color=color)
 
 
 def search_lines(search: dict[str, Any]) -> list[Text]:
@@ -120,11 +112,4 @@ def search_lines(search: dict[str, Any]) -> list[Text]:
 
 def render_search(search: dict[str, Any], *, color: bool) -> str:
     """The block as text, coloured or not."""
-    return _render(search_lines(search), color)
-
-
-def _render(lines: list[Text], color: bool) -> str:
-    target = console(color)
-    for line in lines:
-        target.print(line, soft_wrap=True)
-    return rendered(target)
+    return print_lines(search_lines(search), color=color)

@@ -40,11 +40,12 @@ def verdict_text(verdict: str) -> Text:
                 style=VERDICT_STYLE.get(verdict, ""))
 
 
-def _line(check: dict[str, Any], indent: str) -> Text:
+def row_line(check: dict[str, Any], indent: str, width: int = 10) -> Text:
+    """One row: its check name, its verdict and its reason, aligned (audits and searches)."""
     reason = Text(check["reason"])
     if check["reason"].startswith("sign flipped"):
         reason.stylize("bold red", 0, len("sign flipped"))
-    return Text.assemble(indent, (f"{check['check']:<10}", "bold"), verdict_text(check["verdict"]),
+    return Text.assemble(indent, (f"{check['check']:<{width}}", "bold"), verdict_text(check["verdict"]),
                          " " * max(1, 13 - len(check["verdict"])), reason)
 
 
@@ -62,7 +63,7 @@ def audit_lines(audit: dict[str, Any]) -> list[Text]:
         if gate is not None:
             header.append(f"  ({gate['reason']})", style="dim")
         lines.append(header)
-        lines += [_line(c, "  ") for c in group if c["check"] != "benign"]
+        lines += [row_line(c, "  ") for c in group if c["check"] != "benign"]
     for error in (audit.get("errors") or [])[:5]:
         lines.append(Text(f"  measure error: {error}", style="magenta"))
     if len(audit.get("errors") or []) > 5:
