@@ -103,10 +103,22 @@ def _register_measures(manager: Any) -> None:
             registry.register(spec, replace=True)
 
 
+def _family_and_measures(args: argparse.Namespace, manager: Any) -> tuple[Any, list[str]]:
+    """The family and the measures asked for (every stock measure when none is named), plugins'
+    measures included; an unknown name fails here, before any training."""
+    from pytest_fragility import families, measures
+
+    _register_measures(manager)
+    family = families.get(args.family)
+    names = _split(args.measures) if args.measures else measures.available()
+    for name in names:
+        measures.get(name)
+    return family, names
+
+
 def command_audit(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from pytest_fragility import families, measures
     from pytest_fragility.auditing.engine import audit
     from pytest_fragility.auditing.measuring import precompute
     from pytest_fragility.report.environment import environment
@@ -119,12 +131,8 @@ def command_audit(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     console = Console(stderr=False)
     manager = _plugin_manager()
-    _register_measures(manager)
+    family, names = _family_and_measures(args, manager)
     named = _named_variants(manager)
-    family = families.get(args.family)
-    names = [n.strip() for n in args.measures.split(",") if n.strip()] if args.measures else measures.available()
-    for name in names:
-        measures.get(name)  # unknown names fail before any training
     perturbations = [parse_variant(t, named) for t in _split(args.perturbations)]
     rungs = [parse_variant(t, named) for t in _split(args.ladder)]
     store = Cache(args.cache or default_cache_dir())
@@ -194,7 +202,6 @@ def command_search(args: argparse.Namespace) -> int:
     """Search each measure for the nearest benign training change that makes it fragile."""
     from rich.console import Console
 
-    from pytest_fragility import families, measures
     from pytest_fragility.report.environment import environment
     from pytest_fragility.report.json_report import build_report, write_report
     from pytest_fragility.report.search_html import write_search_html
@@ -206,12 +213,8 @@ def command_search(args: argparse.Namespace) -> int:
 
     console = Console(stderr=False)
     manager = _plugin_manager()
-    _register_measures(manager)
+    family, names = _family_and_measures(args, manager)
     axes.register_from_hooks(manager.hook.pytest_fragility_search_axes(config=None))
-    family = families.get(args.family)
-    names = _split(args.measures)
-    for name in names:
-        measures.get(name)  # unknown names fail before any training
     chosen = axes.resolve(_split(args.axes))
     store = Cache(args.cache or default_cache_dir())
     report_dir = Path(args.report)
