@@ -22,6 +22,7 @@ from pytest_fragility.files import check_output, write_json
 from pytest_fragility.plugin import expectations, falsify, gate
 from pytest_fragility.plugin.profiles import Profile, default_profile_name, get_profile
 from pytest_fragility.report import baseline as baselines
+from pytest_fragility.report import convergence
 from pytest_fragility.runs.cache import Cache, default_cache_dir
 from pytest_fragility.spec.tolerances import parse_tolerance_lines
 
@@ -35,12 +36,6 @@ class MissingBaselineWarning(UserWarning):
 
 class NonConvergenceWarning(UserWarning):
     """A variant lost more than a documented share of its runs to the stopping rule."""
-
-
-def lost_runs_warnings(payload: dict[str, Any]) -> list[str]:
-    from pytest_fragility.report import convergence
-
-    return convergence.warnings(payload)
 
 
 class FragilitySession:
@@ -247,7 +242,7 @@ class FragilitySession:
                 problems.append(self._broken_expectations(spec, judgement, payload))
         elif not result.passed(strict=self.strict):
             problems.append(self._render(payload))
-        for warning in lost_runs_warnings(payload):
+        for warning in convergence.warnings(payload):
             pyfuncitem.warn(NonConvergenceWarning(warning))
         if self.compare and not self.update:
             drift = self._compare_baseline(pyfuncitem, payload)
